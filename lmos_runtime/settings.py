@@ -1,0 +1,253 @@
+"""Settings for the LMOS Runtime, read from environment variables only.
+
+Every variable has a safe embedded default (see the configuration table in README.md).
+Without DATABASE_URL / REDIS_URL the runtime uses a SQLite file, a local-memory cache and
+an in-memory channel layer, so `make run` needs no services.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from lmos_runtime.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
+
+log = logging.getLogger("lmos_runtime.settings")
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    # Generated once and kept, so sessions survive a restart of `make run`.
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    print(f"WARNING: SECRET_KEY is not set; generated one in {path}. Set SECRET_KEY in production.", file=sys.stderr)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "agents",
+    "routing",
+    "conversations",
+]
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "lmos_runtime.urls"
+ASGI_APPLICATION = "lmos_runtime.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+    except ValueError as exc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"Environment variable DATABASE_URL is invalid: {exc}") from None
+    _db.setdefault("OPTIONS", {})
+    DATABASES = {"default": _db}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(DATA_DIR / "lmos.sqlite3")),
+            # WAL + a busy timeout + IMMEDIATE transactions: 50 concurrent turns must not
+            # fail with "database is locked".
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, Celery broker ---------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "lmos",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "lmos"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+
+# --- Agent registry -------------------------------------------------------------------
+REGISTRY_SOURCE = env_choice("REGISTRY_SOURCE", "operator", ["operator", "kubernetes", "file"])
+AGENT_REGISTRY_URL = env_str("AGENT_REGISTRY_URL", "http://lmos-operator:8080").rstrip("/")
+AGENT_REGISTRY_FILE = env_str("AGENT_REGISTRY_FILE")
+AGENT_REGISTRY_TIMEOUT = env_float("AGENT_REGISTRY_TIMEOUT", 10.0, minimum=0.1)
+LMOS_TENANTS = env_list("LMOS_TENANTS")
+LMOS_SUBSETS = env_list("LMOS_SUBSETS", ["stable"])
+LMOS_NAMESPACE = env_str("LMOS_NAMESPACE")
+AGENT_SYNC_INTERVAL = env_float("AGENT_SYNC_INTERVAL", 30.0, minimum=1)
+AGENT_TIMEOUT = env_float("AGENT_TIMEOUT", 30.0, minimum=0.01)
+AGENT_CONNECT_TIMEOUT = env_float("AGENT_CONNECT_TIMEOUT", 5.0, minimum=0.01)
+
+# --- Routing --------------------------------------------------------------------------
+ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ["vector", "llm", "hybrid", "explicit"])
+OPENAI_API_URL = env_str("OPENAI_API_URL", "https://api.openai.com/v1", aliases=["LLM_BASE_URL"])
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", None, aliases=["LLM_API_KEY"])
+OPENAI_API_MODEL = env_str("OPENAI_API_MODEL", "gpt-4o-mini", aliases=["LLM_MODEL_NAME"])
+OPENAI_API_MAX_TOKENS = env_int("OPENAI_API_MAX_TOKENS", 2000, minimum=1, aliases=["LLM_MAX_TOKENS"])
+OPENAI_API_TEMP = env_float("OPENAI_API_TEMP", 0.0, minimum=0.0, maximum=2.0, aliases=["LLM_TEMPERATURE"])
+OPENAI_API_FORMAT = env_choice(
+    "OPENAI_API_FORMAT", "json_object", ["json_object", "json_format", "text"], aliases=["LLM_FORMAT"]
+)
+if OPENAI_API_FORMAT == "json_format":
+    OPENAI_API_FORMAT = "json_object"
+OPENAI_API_TIMEOUT = env_float("OPENAI_API_TIMEOUT", 15.0, minimum=0.1)
+CLARIFICATION_ENABLED = env_bool("CLARIFICATION_ENABLED", False)
+
+# --- Limits and security --------------------------------------------------------------
+REQUIRE_API_KEYS = env_bool("REQUIRE_API_KEYS", False)
+RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", None, minimum=1)
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
+MAX_MESSAGES = env_int("MAX_MESSAGES", 200, minimum=1)
+MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000, minimum=1)
+MAX_INFLIGHT_TURNS = env_int("MAX_INFLIGHT_TURNS", None, minimum=1)
+CONVERSATION_RETENTION_DAYS = env_int("CONVERSATION_RETENTION_DAYS", None, minimum=1)
+# Django's own body limit must not pre-empt ours (413 is decided by the chat API).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BYTES * 2, 2_621_440)
+
+CORS_ENABLED = env_bool("CORS_ENABLED", False)
+_cors_origins = env_list("CORS_ALLOWED_ORIGINS", ["*"])
+CORS_ALLOWED_ORIGINS_RAW = _cors_origins
+if CORS_ENABLED:
+    if "*" in _cors_origins:
+        CORS_ALLOW_ALL_ORIGINS = True
+    else:
+        CORS_ALLOWED_ORIGINS = _cors_origins
+    CORS_URLS_REGEX = r"^/(lmos/runtime/)?apis/.*$"
+    CORS_ALLOW_HEADERS = ["content-type", "authorization", "x-turn-id", "x-subset", "traceparent"]
+    CORS_EXPOSE_HEADERS = ["x-agent-name", "x-routing-strategy", "x-turn-id"]
+else:
+    CORS_URLS_REGEX = r"^$(?!x)x"  # matches nothing: CORS headers are off
+
+# --- Django REST framework ------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "lmos_runtime.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LMOS Runtime API",
+    "DESCRIPTION": "Multi-tenant conversation routing for AI agents (LMOS-compatible).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery ---------------------------------------------------------------------------
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "sync-agent-registry": {
+        "task": "agents.tasks.sync_all_tenants",
+        "schedule": AGENT_SYNC_INTERVAL,
+        "options": {"expires": AGENT_SYNC_INTERVAL},
+    },
+}
+if CONVERSATION_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["purge-conversations"] = {
+        "task": "conversations.tasks.purge_old_conversations",
+        "schedule": 3600.0,
+    }
+
+# --- Static files, i18n ---------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+# --- Logging --------------------------------------------------------------------------
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "lmos_runtime.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}
