@@ -75,3 +75,19 @@ def channel_registry_invalidate() -> None:
     """Forget every cached registry (after admin edits to fallback agents or thresholds)."""
     with _lock:
         _cache.clear()
+
+
+async def registry_for_turn(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry:
+    """The registry a turn routes on. Raises AgentNotFound when nothing is installed for
+    (tenant, channel, subset), RegistryUnavailable when the source is down and nothing is known.
+    """
+    from asgiref.sync import sync_to_async
+
+    from lmos_runtime.exceptions import AgentNotFound
+
+    registry = await sync_to_async(channel_registry)(tenant=tenant, channel_id=channel_id, subset=subset)
+    if registry is None or not registry.agents:
+        raise AgentNotFound(
+            f"No agents are installed for tenant {tenant.tenant_id!r}, channel {channel_id!r}, subset {subset!r}"
+        )
+    return registry
