@@ -57,6 +57,9 @@ class Turn(models.Model):
     latency_ms = models.FloatField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the current attempt started: a pending turn older than the longest possible
+    # attempt was abandoned by a crashed process and may be taken over.
+    started_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -146,6 +146,10 @@ LMOS_NAMESPACE = env_str("LMOS_NAMESPACE")
 AGENT_SYNC_INTERVAL = env_float("AGENT_SYNC_INTERVAL", 30.0, minimum=1)
 AGENT_TIMEOUT = env_float("AGENT_TIMEOUT", 30.0, minimum=0.01)
 AGENT_CONNECT_TIMEOUT = env_float("AGENT_CONNECT_TIMEOUT", 5.0, minimum=0.01)
+# Agent WebSockets are reused: up to AGENT_POOL_SIZE per (agent, subset), each carrying up
+# to AGENT_POOL_STREAMS concurrent subscriptions. AGENT_POOL_SIZE=0 opens one per turn.
+AGENT_POOL_SIZE = env_int("AGENT_POOL_SIZE", 4, minimum=0)
+AGENT_POOL_STREAMS = env_int("AGENT_POOL_STREAMS", 100, minimum=1)
 
 # --- Routing --------------------------------------------------------------------------
 ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ["vector", "llm", "hybrid", "explicit"])

@@ -1,0 +1,117 @@
+"""HTTP → service translation shared by the message and stream endpoints."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
+
+from agents.models import ID_PATTERN
+from conversations.serializers import ChatRequestSerializer
+from conversations.services import TurnInput
+from lmos_runtime import exceptions as errors
+
+_ID_RE = re.compile(ID_PATTERN)
+
+
+def check_id(value: str | None, what: str) -> str:
+    if value is None or not _ID_RE.match(value):
+        raise errors.InvalidRequest(f"{what} must be 1-128 characters of A-Z a-z 0-9 . _ : @ -")
+    return value
+
+
+def json_body(request: HttpRequest) -> Any:
+    """The request body as JSON, enforcing media type and MAX_REQUEST_BYTES."""
+    content_type = request.content_type or ""
+    if content_type != "application/json" and not (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    ):
+        raise errors.UnsupportedMediaType(f"Content-Type must be application/json, got {content_type or 'none'!r}")
+    limit = settings.MAX_REQUEST_BYTES
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise errors.InvalidRequest("Invalid Content-Length header") from None
+    if declared > limit:
+        raise errors.PayloadTooLarge(f"Request body is larger than {limit} bytes")
+    try:
+        body = request.body
+    except (RequestDataTooBig, RawPostDataException):
+        raise errors.PayloadTooLarge(f"Request body is larger than {limit} bytes") from None
+    if len(body) > limit:
+        raise errors.PayloadTooLarge(f"Request body is larger than {limit} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidRequest(f"Body is not valid JSON: {exc}") from None
+
+
+def turn_input(request: HttpRequest, tenant_id: str, conversation_id: str) -> TurnInput:
+    """Validate everything about a chat request and build the service's input."""
+    check_id(tenant_id, "tenantId")
+    check_id(conversation_id, "conversationId")
+    body = json_body(request)
+    turn_id = request.headers.get("x-turn-id")
+    if not turn_id:
+        raise errors.InvalidRequest("Header x-turn-id is required")
+    check_id(turn_id, "x-turn-id")
+    subset = request.headers.get("x-subset") or "stable"
+    check_id(subset, "x-subset")
+    if not isinstance(body, dict):
+        raise errors.InvalidRequest("Body must be a JSON object")
+    serializer = ChatRequestSerializer(data=body)
+    if not serializer.is_valid():
+        raise errors.InvalidRequest(errors._flatten_detail(serializer.errors))
+    data = serializer.validated_data
+    input_context, system_context, user_context = data["inputContext"], data["systemContext"], data["userContext"]
+    return TurnInput(
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        turn_id=turn_id,
+        subset=subset,
+        channel_id=system_context["channelId"],
+        messages=[dict(m) for m in input_context["messages"]],
+        user_id=user_context["userId"],
+        explicit_agent=input_context.get("explicitAgent") or None,
+        anonymization_entities=[dict(e) for e in input_context.get("anonymizationEntities") or []],
+        system_params=system_context.get("contextParams") or [],
+        user_token=user_context.get("userToken") or None,
+        user_params=user_context.get("contextParams") or [],
+        traceparent=request.headers.get("traceparent"),
+        authorization=request.headers.get("Authorization"),
+        body=body,
+    )
+
+
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+def api_errors(*methods: str) -> Callable[[View], View]:
+    """Render every failure of an async API view as `{"errorCode", "message"}` JSON."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                return errors.error_response(
+                    errors.MethodNotAllowed(f"Method {request.method} is not allowed here", headers={"Allow": allowed})
+                )
+            try:
+                return await view(request, *args, **kwargs)
+            except errors.RuntimeApiError as exc:
+                return errors.error_response(exc)
+            except Exception as exc:
+                return errors.error_response(errors.unexpected_error(exc))
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

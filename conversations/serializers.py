@@ -1,0 +1,115 @@
+"""The LMOS chat request, validated leniently where LMOS is lenient.
+
+`contextParams` may be a list of {key, value} or a JSON object; `format` defaults to
+"text"; unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from agents.models import ID_PATTERN
+
+ROLES = ("user", "assistant", "system")
+
+
+def id_field(**kwargs: Any) -> serializers.RegexField:
+    return serializers.RegexField(
+        ID_PATTERN,
+        max_length=128,
+        error_messages={"invalid": "must be 1-128 characters of A-Z a-z 0-9 . _ : @ -"},
+        **kwargs,
+    )
+
+
+class ContextParamsField(serializers.Field):
+    """[{key, value}] or {key: value} → [{"key": str, "value": str}]."""
+
+    default_error_messages = {"invalid": "must be a list of {key, value} or a JSON object"}
+
+    def to_internal_value(self, data: Any) -> list[dict[str, str]]:
+        if data is None:
+            return []
+        if isinstance(data, dict):
+            items = [{"key": k, "value": v} for k, v in data.items()]
+        elif isinstance(data, list):
+            items = data
+        else:
+            self.fail("invalid")
+        result = []
+        for item in items:
+            if not isinstance(item, dict) or "key" not in item:
+                self.fail("invalid")
+            value = item.get("value")
+            if value is not None and not isinstance(value, str):
+                value = json.dumps(value, ensure_ascii=False)
+            result.append({"key": str(item["key"]), "value": "" if value is None else value})
+        return result
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=ROLES, error_messages={"invalid_choice": "must be user, assistant or system"}
+    )
+    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    format = serializers.CharField(required=False, default="text", allow_blank=False, max_length=64)
+    turnId = serializers.CharField(required=False, allow_null=True, max_length=128)
+
+    def validate_content(self, value: str) -> str:
+        if len(value) > settings.MAX_MESSAGE_CHARS:
+            raise serializers.ValidationError(f"is longer than {settings.MAX_MESSAGE_CHARS} characters")
+        return value
+
+
+class AnonymizationEntitySerializer(serializers.Serializer):
+    type = serializers.CharField(allow_blank=True)
+    value = serializers.CharField(allow_blank=True)
+    replacement = serializers.CharField(allow_blank=True)
+
+
+class InputContextSerializer(serializers.Serializer):
+    messages = MessageSerializer(many=True, allow_empty=False)
+    explicitAgent = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=253)
+    anonymizationEntities = AnonymizationEntitySerializer(many=True, required=False, allow_null=True)
+
+    def validate_messages(self, value: list[dict]) -> list[dict]:
+        if len(value) > settings.MAX_MESSAGES:
+            raise serializers.ValidationError(f"at most {settings.MAX_MESSAGES} messages are accepted")
+        last = value[-1]
+        if last["role"] != "user" or not last["content"].strip():
+            raise serializers.ValidationError("the last message must be the user's query and not be empty")
+        return value
+
+
+class SystemContextSerializer(serializers.Serializer):
+    channelId = id_field()
+    contextParams = ContextParamsField(required=False, default=list)
+
+
+class UserContextSerializer(serializers.Serializer):
+    userId = serializers.CharField(max_length=256, allow_blank=False)
+    userToken = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=16384)
+    contextParams = ContextParamsField(required=False, default=list)
+
+
+class ChatRequestSerializer(serializers.Serializer):
+    inputContext = InputContextSerializer()
+    systemContext = SystemContextSerializer()
+    userContext = UserContextSerializer()
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    content = serializers.CharField()
+    anonymizationEntities = AnonymizationEntitySerializer(many=True, allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    errorCode = serializers.CharField()
+    message = serializers.CharField()

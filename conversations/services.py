@@ -1,0 +1,462 @@
+"""The conversation service: one turn from request to stored answer.
+
+registry lookup → router → agent call → persist Turn, RoutingDecision, Conversation.
+
+Idempotency is settled in the database: (conversation, turn id) is unique, and the first
+request inserts a pending row. A retry of a completed turn replays the stored answer; a
+concurrent duplicate waits for the pending row to settle; a retry of a failed turn claims
+it again with a conditional UPDATE that exactly one request wins.
+
+Database work happens in short synchronous blocks run in a thread, each closing its
+connection, so no connection is held while the agent (or an LLM) is awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.utils import timezone
+
+from agents.auth import api_key_authorize
+from agents.client import AgentCall, agent_stream
+from agents.models import Tenant
+from agents.selectors import registry_for_turn
+from agents.services import tenant_get_or_create
+from agents.specs import ChannelRegistry
+from conversations.models import Conversation, Turn
+from lmos_runtime import exceptions as errors
+from routing.base import Decision, RouteRequest
+from routing.services import decision_row, route_query
+
+log = logging.getLogger("conversations.turn")
+
+T = TypeVar("T")
+
+HISTORY_TURNS = 10
+_ERRORS_BY_CODE: dict[str, type[errors.RuntimeApiError]] = {
+    cls.error_code: cls
+    for cls in (
+        errors.AgentNotFound,
+        errors.AgentClientError,
+        errors.AgentTimeout,
+        errors.RegistryUnavailable,
+        errors.Overloaded,
+        errors.RuntimeApiError,
+    )
+}
+
+
+@dataclass
+class TurnInput:
+    """One validated chat request."""
+
+    tenant_id: str
+    conversation_id: str
+    turn_id: str
+    subset: str
+    channel_id: str
+    messages: list[dict[str, Any]]
+    user_id: str
+    explicit_agent: str | None = None
+    anonymization_entities: list[dict[str, Any]] = field(default_factory=list)
+    system_params: list[dict[str, str]] = field(default_factory=list)
+    user_token: str | None = None
+    user_params: list[dict[str, str]] = field(default_factory=list)
+    traceparent: str | None = None
+    authorization: str | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def request_hash(self) -> str:
+        canonical = json.dumps({"body": self.body, "subset": self.subset}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def query(self) -> str:
+        return self.messages[-1]["content"]
+
+
+@dataclass
+class TurnOutcome:
+    answer: dict[str, Any]  # {"content", "anonymizationEntities"}
+    agent: str
+    strategy: str
+    turn_id: str
+    replayed: bool = False
+    messages: list[dict[str, Any]] = field(default_factory=list)  # every agent message
+
+
+@dataclass
+class _Claim:
+    """What the first database block decided."""
+
+    action: str  # proceed | replay | wait
+    tenant: Tenant
+    turn_pk: int
+    conversation_pk: int
+    current_agent: str = ""
+    history: list[dict[str, str]] = field(default_factory=list)
+    stored: dict[str, Any] = field(default_factory=dict)
+
+
+def db(fn: Callable[..., T]) -> Callable[..., Any]:
+    """Run `fn` in a thread and release its database connection afterwards."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return sync_to_async(wrapper, thread_sensitive=False)
+
+
+def _stale_after() -> timedelta:
+    # Longer than any attempt can take: registry fetch + routing (LLM) + the agent.
+    return timedelta(
+        seconds=settings.AGENT_TIMEOUT + settings.AGENT_REGISTRY_TIMEOUT + 2 * settings.OPENAI_API_TIMEOUT + 30
+    )
+
+
+def _stored_result(turn: Turn) -> dict[str, Any]:
+    return {
+        "status": turn.status,
+        "answer": turn.answer,
+        "agent": turn.agent_name,
+        "strategy": turn.routing_strategy,
+        "error_code": turn.error_code,
+        "error_message": turn.error_message,
+        "agent_messages": turn.agent_messages,
+    }
+
+
+def _turn_claim(turn_in: TurnInput) -> _Claim:
+    if settings.REQUIRE_API_KEYS:
+        api_key_authorize(tenant_id=turn_in.tenant_id, authorization=turn_in.authorization)
+    tenant = tenant_get_or_create(tenant_id=turn_in.tenant_id)
+    conversation, _ = Conversation.objects.get_or_create(
+        tenant=tenant,
+        conversation_id=turn_in.conversation_id,
+        defaults={"channel_id": turn_in.channel_id, "subset": turn_in.subset, "user_id": turn_in.user_id},
+    )
+    request_hash = turn_in.request_hash
+    try:
+        with transaction.atomic():
+            turn = Turn.objects.create(
+                tenant=tenant,
+                conversation=conversation,
+                turn_id=turn_in.turn_id,
+                request_hash=request_hash,
+                channel_id=turn_in.channel_id,
+                subset=turn_in.subset,
+                messages=turn_in.messages,
+                request={
+                    "systemContext": {"channelId": turn_in.channel_id, "contextParams": turn_in.system_params},
+                    "userContext": {"userId": turn_in.user_id, "contextParams": turn_in.user_params},
+                    "explicitAgent": turn_in.explicit_agent,
+                    "anonymizationEntities": turn_in.anonymization_entities,
+                },
+            )
+        action = "proceed"
+    except IntegrityError:
+        turn = Turn.objects.get(tenant=tenant, conversation=conversation, turn_id=turn_in.turn_id)
+        if turn.request_hash != request_hash:
+            raise errors.TurnConflict(
+                f"Turn {turn_in.turn_id!r} of conversation {turn_in.conversation_id!r} was sent before with a "
+                "different body"
+            ) from None
+        action = _retry_action(turn)
+    claim = _Claim(action=action, tenant=tenant, turn_pk=turn.pk, conversation_pk=conversation.pk)
+    if action == "replay":
+        claim.stored = _stored_result(turn)
+    elif action == "proceed":
+        claim.current_agent = conversation.current_agent
+        previous = (
+            Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
+            .exclude(pk=turn.pk)
+            .order_by("-created_at", "-id")
+            .values_list("messages", "agent_name")[:HISTORY_TURNS]
+        )
+        claim.history = [
+            {"query": (msgs[-1].get("content", "") if msgs else ""), "agent": agent}
+            for msgs, agent in reversed(previous)
+        ]
+    return claim
+
+
+def _retry_action(turn: Turn) -> str:
+    """What a request with the same turn id and body does with the existing row."""
+    if turn.status == Turn.Status.COMPLETED:
+        return "replay"
+    now = timezone.now()
+    if turn.status == Turn.Status.PENDING:
+        if turn.started_at > now - _stale_after():
+            return "wait"
+        # Abandoned by a crashed process: take it over, unless someone else just did.
+        claimed = Turn.objects.filter(pk=turn.pk, status=Turn.Status.PENDING, started_at=turn.started_at)
+    else:
+        claimed = Turn.objects.filter(pk=turn.pk, status=turn.status)
+    won = claimed.update(
+        status=Turn.Status.PENDING, started_at=now, attempts=turn.attempts + 1, error_code="", error_message=""
+    )
+    return "proceed" if won == 1 else "wait"
+
+
+def _turn_poll(tenant: Tenant, turn_pk: int) -> dict[str, Any]:
+    return _stored_result(Turn.objects.get(tenant=tenant, pk=turn_pk))
+
+
+def _turn_finish(
+    *,
+    claim: _Claim,
+    status: str,
+    started: float,
+    decision: Decision | None,
+    registry: ChannelRegistry | None,
+    outcome: TurnOutcome | None = None,
+    error: errors.RuntimeApiError | None = None,
+) -> None:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status": status,
+        "completed_at": now,
+        "latency_ms": (time.perf_counter() - started) * 1000,
+        "routing_strategy": decision.strategy if decision else "",
+        "agent_name": (decision.agent or "") if decision else "",
+    }
+    if outcome is not None:
+        fields.update(answer=outcome.answer, agent_messages=outcome.messages, error_code="", error_message="")
+    if error is not None:
+        fields.update(error_code=error.error_code, error_message=error.message[:2000])
+    with transaction.atomic():
+        Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk).update(**fields)
+        if decision is not None:
+            turn = Turn(pk=claim.turn_pk)
+            conversation_id = Conversation.objects.filter(pk=claim.conversation_pk).values_list(
+                "conversation_id", flat=True
+            )[0]
+            decision_row(
+                decision=decision, tenant=claim.tenant, turn=turn, conversation_id=conversation_id, registry=registry
+            ).save()
+        if status == Turn.Status.COMPLETED and decision is not None and decision.agent:
+            Conversation.objects.filter(tenant=claim.tenant, pk=claim.conversation_pk).update(
+                current_agent=decision.agent, updated_at=now
+            )
+
+
+_claim = db(_turn_claim)
+_poll = db(_turn_poll)
+_finish = db(_turn_finish)
+
+
+def _raise_stored_error(stored: dict[str, Any]) -> None:
+    cls = _ERRORS_BY_CODE.get(stored["error_code"], errors.RuntimeApiError)
+    raise cls(stored["error_message"] or None)
+
+
+def _outcome_from_stored(stored: dict[str, Any], turn_id: str) -> TurnOutcome:
+    return TurnOutcome(
+        answer=stored["answer"],
+        agent=stored["agent"],
+        strategy=stored["strategy"],
+        turn_id=turn_id,
+        replayed=True,
+        messages=stored.get("agent_messages") or [],
+    )
+
+
+async def _wait_for(claim: _Claim, turn_id: str) -> TurnOutcome:
+    """A duplicate of a turn in progress: wait for the first request's result."""
+    deadline = time.monotonic() + _stale_after().total_seconds()
+    delay = 0.02
+    while time.monotonic() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+        stored = await _poll(claim.tenant, claim.turn_pk)
+        if stored["status"] == Turn.Status.COMPLETED:
+            return _outcome_from_stored(stored, turn_id)
+        if stored["status"] in (Turn.Status.FAILED, Turn.Status.CANCELLED):
+            if stored["status"] == Turn.Status.CANCELLED:
+                raise errors.AgentClientError("The first request for this turn was cancelled; retry it")
+            _raise_stored_error(stored)
+    raise errors.AgentTimeout("The first request for this turn did not finish in time")
+
+
+def _agent_call(turn_in: TurnInput, agent_address: str) -> AgentCall:
+    return AgentCall(
+        address=agent_address,
+        subset=turn_in.subset,
+        messages=[
+            {k: m[k] for k in ("role", "content", "format", "turnId") if m.get(k) is not None} for m in turn_in.messages
+        ],
+        conversation_id=turn_in.conversation_id,
+        turn_id=turn_in.turn_id,
+        anonymization_entities=turn_in.anonymization_entities,
+        system_context=turn_in.system_params,
+        user_id=turn_in.user_id,
+        user_token=turn_in.user_token,
+        user_profile=turn_in.user_params,
+        traceparent=turn_in.traceparent,
+    )
+
+
+def _answer(result: dict[str, Any]) -> dict[str, Any]:
+    messages = result.get("messages") or []
+    return {
+        "content": messages[0].get("content") or "",
+        "anonymizationEntities": result.get("anonymizationEntities"),
+    }
+
+
+def _log_extra(turn_in: TurnInput, **more: Any) -> dict[str, Any]:
+    return {
+        "tenant": turn_in.tenant_id,
+        "conversation_id": turn_in.conversation_id,
+        "turn_id": turn_in.turn_id,
+        "channel": turn_in.channel_id,
+        "subset": turn_in.subset,
+        **more,
+    }
+
+
+async def conversation_turn(*, turn_in: TurnInput) -> TurnOutcome:
+    """Run one chat turn and return its answer (the first agent result with messages)."""
+    outcome: TurnOutcome | None = None
+    async for event in conversation_turn_events(turn_in=turn_in):
+        if event.kind == "done":
+            outcome = event.outcome
+    assert outcome is not None
+    return outcome
+
+
+@dataclass
+class TurnEvent:
+    kind: str  # "message" (one agent message) | "done"
+    message: dict[str, Any] | None = None  # {"content", "anonymizationEntities"}
+    outcome: TurnOutcome | None = None
+
+
+async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
+    """One turn as a stream: an event per agent message, then "done" with the outcome.
+
+    Raises RuntimeApiError subclasses for every documented failure. When the consumer
+    stops iterating (client gone), the agent call is cancelled and the turn is stored as
+    cancelled.
+    """
+    started = time.perf_counter()
+    claim = await _claim(turn_in)
+    if claim.action != "proceed":
+        if claim.action == "replay":
+            outcome = _outcome_from_stored(claim.stored, turn_in.turn_id)
+        else:
+            outcome = await _wait_for(claim, turn_in.turn_id)
+        for message in outcome.messages or [outcome.answer]:
+            yield TurnEvent("message", message=message)
+        yield TurnEvent("done", outcome=outcome)
+        return
+
+    decision: Decision | None = None
+    registry: ChannelRegistry | None = None
+    finished = False
+    try:
+        registry = await registry_for_turn(tenant=claim.tenant, channel_id=turn_in.channel_id, subset=turn_in.subset)
+        decision = await route_query(
+            request=RouteRequest(
+                query=turn_in.query,
+                messages=turn_in.messages,
+                registry=registry,
+                explicit_agent=turn_in.explicit_agent or None,
+                current_agent=claim.current_agent or None,
+                history=claim.history,
+            )
+        )
+        if decision.clarification is not None:
+            answer = {"content": decision.clarification, "anonymizationEntities": None}
+            outcome = TurnOutcome(
+                answer=answer, agent="", strategy=decision.strategy, turn_id=turn_in.turn_id, messages=[answer]
+            )
+            yield TurnEvent("message", message=answer)
+        else:
+            agent = registry.agent(decision.agent or "")
+            if agent is None:  # a router must only choose installed agents
+                raise errors.AgentNotFound(f"Router chose unknown agent {decision.agent!r}")
+            messages: list[dict[str, Any]] = []
+            answer: dict[str, Any] | None = None
+            async for result in agent_stream(_agent_call(turn_in, agent.address)):
+                for message in result.get("messages") or []:
+                    item = {
+                        "content": message.get("content") or "",
+                        "anonymizationEntities": result.get("anonymizationEntities"),
+                    }
+                    messages.append(item)
+                    yield TurnEvent("message", message=item)
+                if answer is None and result.get("messages"):
+                    answer = _answer(result)
+            if answer is None:
+                raise errors.AgentClientError(f"Agent {agent.name!r} completed without any message", kind="empty")
+            outcome = TurnOutcome(
+                answer=answer, agent=agent.name, strategy=decision.strategy, turn_id=turn_in.turn_id, messages=messages
+            )
+        await _finish(
+            claim=claim,
+            status=Turn.Status.COMPLETED,
+            started=started,
+            decision=decision,
+            registry=registry,
+            outcome=outcome,
+        )
+        finished = True
+        log.info("turn completed", extra=_log_extra(turn_in, agent=outcome.agent))
+        yield TurnEvent("done", outcome=outcome)
+    except errors.RuntimeApiError as exc:
+        if not finished:
+            finished = True
+            await _finish(
+                claim=claim,
+                status=Turn.Status.FAILED,
+                started=started,
+                decision=decision,
+                registry=registry,
+                error=exc,
+            )
+            log.info("turn failed: %s", exc.error_code, extra=_log_extra(turn_in, error_code=exc.error_code))
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        if not finished:
+            finished = True
+            await asyncio.shield(
+                _finish(
+                    claim=claim,
+                    status=Turn.Status.CANCELLED,
+                    started=started,
+                    decision=decision,
+                    registry=registry,
+                    error=errors.RuntimeApiError("The client went away before the turn completed"),
+                )
+            )
+        raise
+    except Exception as exc:
+        error = errors.unexpected_error(exc)
+        if not finished:
+            finished = True
+            await _finish(
+                claim=claim,
+                status=Turn.Status.FAILED,
+                started=started,
+                decision=decision,
+                registry=registry,
+                error=error,
+            )
+        raise error from exc

@@ -1,0 +1,85 @@
+"""The chat API (LMOS contract). Views only translate HTTP to service calls."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from agents.auth import api_key_authorize
+from agents.models import Agent, Channel
+from conversations.api import api_errors, check_id, turn_input
+from conversations.selectors import conversation_history
+from conversations.services import conversation_turn
+from lmos_runtime import exceptions as errors
+
+
+@api_errors("POST")
+async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
+    turn_in = turn_input(request, tenant_id, conversation_id)
+    outcome = await conversation_turn(turn_in=turn_in)
+    response = JsonResponse(outcome.answer)
+    response["x-agent-name"] = outcome.agent
+    response["x-routing-strategy"] = outcome.strategy
+    response["x-turn-id"] = outcome.turn_id
+    return response
+
+
+async def _is_staff(request: HttpRequest) -> bool:
+    user = await request.auser()
+    return bool(user and user.is_active and user.is_staff)
+
+
+@api_errors("GET")
+async def history(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
+    check_id(tenant_id, "tenantId")
+    check_id(conversation_id, "conversationId")
+    # Conversations are personal data: always a tenant key (or an admin session).
+    if not await _is_staff(request):
+        await sync_to_async(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
+    return JsonResponse(await sync_to_async(conversation_history)(tenant_id=tenant_id, conversation_id=conversation_id))
+
+
+def _agents_payload(tenant_id: str, channel_id: str | None, subset: str) -> dict:
+    channels = Channel.objects.filter(tenant__tenant_id=tenant_id, subset=subset, active=True)
+    if channel_id:
+        channels = channels.filter(channel_id=channel_id)
+    agents = Agent.objects.filter(channel__in=channels, active=True).prefetch_related("capabilities").order_by("name")
+    seen: dict[str, dict] = {}
+    for agent in agents:
+        if agent.name in seen:
+            continue
+        seen[agent.name] = {
+            "id": agent.agent_id or agent.name,
+            "name": agent.name,
+            "version": agent.channel.version if agent.channel_id else "",
+            "description": agent.description,
+            "capabilities": [
+                {
+                    "id": c.capability_id or c.name,
+                    "name": c.name,
+                    "version": c.provided_version,
+                    "description": c.description,
+                }
+                for c in agent.capabilities.all()
+            ],
+        }
+    return {"subset": subset, "agents": list(seen.values())}
+
+
+@api_errors("GET")
+async def agents(request: HttpRequest) -> HttpResponse:
+    tenant_id = request.GET.get("tenantId")
+    check_id(tenant_id, "tenantId")
+    channel_id = request.GET.get("channelId") or None
+    if channel_id is not None:
+        check_id(channel_id, "channelId")
+    subset = request.GET.get("subset") or request.headers.get("x-subset") or "stable"
+    check_id(subset, "subset")
+    if settings.REQUIRE_API_KEYS and not await _is_staff(request):
+        await sync_to_async(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
+    return JsonResponse(await sync_to_async(_agents_payload)(tenant_id, channel_id, subset))
+
+
+async def not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    return errors.error_response(errors.NotFound(f"No API endpoint at {request.path}"))
