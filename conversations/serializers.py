@@ -29,7 +29,7 @@ def id_field(**kwargs: Any) -> serializers.RegexField:
 class ContextParamsField(serializers.Field):
     """[{key, value}] or {key: value} → [{"key": str, "value": str}]."""
 
-    default_error_messages = {"invalid": "must be a list of {key, value} or a JSON object"}
+    default_error_messages = {"invalid": "must be a list of {{key, value}} or a JSON object"}
 
     def to_internal_value(self, data: Any) -> list[dict[str, str]]:
         if data is None:

@@ -18,14 +18,13 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.auth import api_key_authorize
@@ -36,6 +35,7 @@ from agents.services import tenant_get_or_create
 from agents.specs import ChannelRegistry
 from conversations.models import Conversation, Turn
 from lmos_runtime import exceptions as errors
+from lmos_runtime.db import db
 from routing.base import Decision, RouteRequest
 from routing.services import decision_row, route_query
 
@@ -108,19 +108,6 @@ class _Claim:
     current_agent: str = ""
     history: list[dict[str, str]] = field(default_factory=list)
     stored: dict[str, Any] = field(default_factory=dict)
-
-
-def db(fn: Callable[..., T]) -> Callable[..., Any]:
-    """Run `fn` in a thread and release its database connection afterwards."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return sync_to_async(wrapper, thread_sensitive=False)
 
 
 def _stale_after() -> timedelta:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -12,6 +11,7 @@ from conversations.api import api_errors, check_id, turn_input
 from conversations.selectors import conversation_history
 from conversations.services import conversation_turn
 from lmos_runtime import exceptions as errors
+from lmos_runtime.db import db
 
 
 @api_errors("POST")
@@ -36,8 +36,8 @@ async def history(request: HttpRequest, tenant_id: str, conversation_id: str) ->
     check_id(conversation_id, "conversationId")
     # Conversations are personal data: always a tenant key (or an admin session).
     if not await _is_staff(request):
-        await sync_to_async(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
-    return JsonResponse(await sync_to_async(conversation_history)(tenant_id=tenant_id, conversation_id=conversation_id))
+        await db(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
+    return JsonResponse(await db(conversation_history)(tenant_id=tenant_id, conversation_id=conversation_id))
 
 
 def _agents_payload(tenant_id: str, channel_id: str | None, subset: str) -> dict:
@@ -77,8 +77,8 @@ async def agents(request: HttpRequest) -> HttpResponse:
     subset = request.GET.get("subset") or request.headers.get("x-subset") or "stable"
     check_id(subset, "subset")
     if settings.REQUIRE_API_KEYS and not await _is_staff(request):
-        await sync_to_async(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
-    return JsonResponse(await sync_to_async(_agents_payload)(tenant_id, channel_id, subset))
+        await db(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
+    return JsonResponse(await db(_agents_payload)(tenant_id, channel_id, subset))
 
 
 async def not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:

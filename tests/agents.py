@@ -1,0 +1,70 @@
+"""Behaviours for the real Arc test agents (agents.arc_server.ArcServer) used by tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agents.arc_server import CloseSocket, SendError, SendRaw, agent_result
+
+
+def _query(request: dict[str, Any]) -> str:
+    messages = (request.get("request") or {}).get("messages") or []
+    return messages[-1]["content"] if messages else ""
+
+
+def echo(prefix: str = "echo: ", *, delay: float = 0.0, entities: list[dict] | None = None):
+    async def behaviour(request, headers):
+        if delay:
+            await asyncio.sleep(delay)
+        yield agent_result(prefix + _query(request), anonymization_entities=entities)
+
+    return behaviour
+
+
+def several(*contents: str, gap: float = 0.0):
+    async def behaviour(request, headers):
+        for content in contents:
+            if gap:
+                await asyncio.sleep(gap)
+            yield agent_result(content)
+
+    return behaviour
+
+
+def error_frame(message: str = "agent exploded"):
+    async def behaviour(request, headers):
+        yield SendError(message)
+
+    return behaviour
+
+
+def garbage(text: str = "this is not json"):
+    async def behaviour(request, headers):
+        yield SendRaw(text)
+        await asyncio.sleep(30)  # the client must not wait for this
+        yield agent_result("too late")
+
+    return behaviour
+
+
+def close_early():
+    async def behaviour(request, headers):
+        yield CloseSocket()
+
+    return behaviour
+
+
+def hang():
+    async def behaviour(request, headers):
+        await asyncio.sleep(3600)
+        yield agent_result("never")
+
+    return behaviour
+
+
+def no_messages():
+    async def behaviour(request, headers):
+        yield {"status": "ONLINE", "type": "ASSISTANT", "messages": [], "anonymizationEntities": []}
+
+    return behaviour
