@@ -9,6 +9,7 @@ import secrets
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F
+from django.utils import timezone
 
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 id_validator = RegexValidator(ID_PATTERN, "1-128 characters of A-Z a-z 0-9 . _ : @ -")
@@ -121,7 +122,8 @@ class SyncRun(models.Model):
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs")
     subset = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    started_at = models.DateTimeField(auto_now_add=True)
+    # Set by the sync to the moment the fetch began (the row is written after the fetch).
+    started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     channels = models.PositiveIntegerField(default=0)
@@ -131,6 +133,7 @@ class SyncRun(models.Model):
     registry_version = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    changes = models.JSONField(default=list, blank=True, help_text="What this run added, updated or removed")
 
     class Meta:
         ordering = ["-started_at"]
@@ -138,6 +141,35 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.tenant_id or '-'} {self.status}"
+
+
+class RegistryTarget(models.Model):
+    """A (tenant, subset) the sync keeps up to date, and how its last sync went.
+
+    Rows come from LMOS_SUBSETS, from subsets seen in traffic and from syncs. `last_synced_at`
+    is the last *successful* sync: while it is empty the registry of the pair is unknown and a
+    chat triggers an on-demand fetch.
+    """
+
+    class Origin(models.TextChoices):
+        CONFIG = "config", "LMOS_SUBSETS"
+        TRAFFIC = "traffic", "Seen in traffic"
+        SYNC = "sync", "Registry sync"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="registry_targets")
+    subset = models.CharField(max_length=128, default="stable", validators=[id_validator])
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.SYNC)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__tenant_id", "subset"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "subset"], name="uniq_registry_target")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.tenant_id}/{self.subset}"
 
 
 class ApiKey(models.Model):

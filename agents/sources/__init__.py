@@ -24,6 +24,21 @@ class FetchResult:
     routings: list[ChannelRoutingSpec]
     # ChannelRoutings that were skipped, each with the reason (kept in the SyncRun).
     warnings: list[str] = field(default_factory=list)
+    # Channel ids the source lists but whose routing could not be used this time: the sync
+    # keeps what it stored for them instead of deactivating them.
+    unreadable: set[str] = field(default_factory=set)
+
+
+def routing_labels(obj: object) -> tuple[str, str, str]:
+    """(tenant, channel, subset) labels of a raw ChannelRouting, best effort ("" when absent).
+
+    Used for routings that fail to parse, to know which stored channel to leave alone.
+    """
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if not isinstance(labels, dict):
+        return "", "", ""
+    return tuple(str(labels.get(k) or "").strip() for k in ("tenant", "channel", "subset"))  # type: ignore[return-value]
 
 
 class RegistrySource(Protocol):
