@@ -64,6 +64,28 @@ def turn_input(request: HttpRequest, tenant_id: str, conversation_id: str) -> Tu
     check_id(turn_id, "x-turn-id")
     subset = request.headers.get("x-subset") or "stable"
     check_id(subset, "x-subset")
+    return validated_turn_input(
+        body,
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        turn_id=turn_id,
+        subset=subset,
+        traceparent=request.headers.get("traceparent"),
+        authorization=request.headers.get("Authorization"),
+    )
+
+
+def validated_turn_input(
+    body: Any,
+    *,
+    tenant_id: str,
+    conversation_id: str,
+    turn_id: str,
+    subset: str,
+    traceparent: str | None = None,
+    authorization: str | None = None,
+) -> TurnInput:
+    """Validate an LMOS chat body (ids already checked) into the service's input."""
     if not isinstance(body, dict):
         raise errors.InvalidRequest("Body must be a JSON object")
     serializer = ChatRequestSerializer(data=body)
@@ -84,8 +106,8 @@ def turn_input(request: HttpRequest, tenant_id: str, conversation_id: str) -> Tu
         system_params=system_context.get("contextParams") or [],
         user_token=user_context.get("userToken") or None,
         user_params=user_context.get("contextParams") or [],
-        traceparent=request.headers.get("traceparent"),
-        authorization=request.headers.get("Authorization"),
+        traceparent=traceparent,
+        authorization=authorization,
         body=body,
     )
 

@@ -4,6 +4,7 @@ from conversations import views
 
 urlpatterns = [
     path("<str:tenant_id>/chat/<str:conversation_id>/message", views.chat_message, name="chat-message"),
+    path("<str:tenant_id>/chat/<str:conversation_id>/stream", views.chat_stream, name="chat-stream"),
     path("<str:tenant_id>/conversations/<str:conversation_id>", views.history, name="conversation-history"),
     path("agents", views.agents, name="agents"),
     # Anything else under an API prefix is a JSON 404, never an HTML page.

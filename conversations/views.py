@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from agents.auth import api_key_authorize
 from agents.models import Agent, Channel
 from conversations.api import api_errors, check_id, turn_input
 from conversations.selectors import conversation_history
-from conversations.services import conversation_turn
+from conversations.services import TurnEvent, conversation_turn, conversation_turn_events
 from lmos_runtime import exceptions as errors
 from lmos_runtime.db import db
 
@@ -22,6 +25,47 @@ async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: st
     response["x-agent-name"] = outcome.agent
     response["x-routing-strategy"] = outcome.strategy
     response["x-turn-id"] = outcome.turn_id
+    return response
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@api_errors("POST")
+async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
+    """The same turn as `chat_message`, answered as Server-Sent Events.
+
+    Failures before the first agent message (bad request, no agent, agent down) are plain
+    JSON errors with their status; a failure after it is an `event: error`.
+    """
+    turn_in = turn_input(request, tenant_id, conversation_id)
+    events = conversation_turn_events(turn_in=turn_in)
+    first = await anext(events)
+
+    async def stream(first: TurnEvent) -> AsyncIterator[str]:
+        event: TurnEvent | None = first
+        try:
+            while event is not None:
+                if event.kind == "message":
+                    yield _sse("message", event.message or {})
+                else:
+                    outcome = event.outcome
+                    yield _sse(
+                        "done", {"agent": outcome.agent, "turnId": outcome.turn_id, "routingStrategy": outcome.strategy}
+                    )
+                event = await anext(events, None)
+        except errors.RuntimeApiError as exc:
+            yield _sse("error", exc.as_dict())
+        except Exception as exc:
+            yield _sse("error", errors.unexpected_error(exc).as_dict())
+        finally:
+            await events.aclose()
+
+    response = StreamingHttpResponse(stream(first), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    response["x-turn-id"] = turn_in.turn_id
     return response
 
 
