@@ -1,0 +1,40 @@
+# LMOS Runtime image: web (daphne, the default command), Celery worker and beat, and
+# migrations all run from it. The Helm chart in helm/lmos-runtime sets the command per pod.
+#
+# Not built in this repository's CI (no Docker engine there); build it with
+#   docker build -t lmos-runtime:dev .
+
+# --- build: install the pinned dependencies into a virtualenv -------------------------
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --requirement /tmp/requirements.txt
+
+# --- runtime: the virtualenv, the code, a non-root user -------------------------------
+FROM python:3.11-slim AS runtime
+
+# The root filesystem is read-only in Kubernetes: no bytecode written at run time (it is
+# compiled below), writable state only under /tmp.
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH \
+    DJANGO_SETTINGS_MODULE=lmos_runtime.settings \
+    DATA_DIR=/tmp/lmos \
+    HOME=/tmp
+
+RUN groupadd --system --gid 10001 lmos \
+    && useradd --system --uid 10001 --gid lmos --no-create-home --home-dir /tmp --shell /usr/sbin/nologin lmos
+
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# Everything not excluded by .dockerignore; owned by root, so the app cannot modify itself.
+COPY . .
+RUN python -m compileall -q /app /opt/venv/lib
+
+USER 10001:10001
+EXPOSE 8081
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8081", "lmos_runtime.asgi:application"]

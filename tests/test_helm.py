@@ -1,0 +1,381 @@
+"""The Helm chart, linted and rendered by a real Helm engine (helm-python-sdk bundles Helm 4's
+Go library; no helm binary, no cluster) once per scenario in helm/lmos-runtime/ci/, and
+every rendered document validated against the Kubernetes schemas (kubernetes-validate,
+strict, offline)."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "lmos-runtime"
+SCENARIOS = {path.name.removesuffix("-values.yaml"): path for path in sorted((CHART / "ci").glob("*-values.yaml"))}
+KUBE_VERSION = "1.31.0"
+RELEASE, NAMESPACE = "demo", "lmos"
+SECRET_SETTINGS = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY"}
+HOOK = "helm.sh/hook"
+
+
+def settings_env_vars() -> set[str]:
+    """Every environment variable lmos_runtime/settings.py reads (the first argument of its
+    env_* calls; aliases such as LLM_MODEL_NAME are alternative spellings, not settings)."""
+    tree = ast.parse((ROOT / "lmos_runtime" / "settings.py").read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.startswith("env_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def scenario_values(name: str) -> dict[str, Any]:
+    return yaml.safe_load(SCENARIOS[name].read_text()) or {}
+
+
+@cache
+def _chart() -> helm.Chart:
+    return helm.Chart.load(CHART)
+
+
+def render(values: dict[str, Any] | None) -> list[dict[str, Any]]:
+    manifests = _chart().render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    documents = []
+    for path, text in sorted(manifests.items()):
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        documents.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return documents
+
+
+@cache
+def rendered(name: str) -> tuple[dict[str, Any], ...]:
+    return tuple(render(scenario_values(name)))
+
+
+def of_kind(documents, kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in documents if doc["kind"] == kind]
+
+
+def by_name(documents, kind: str, name: str) -> dict[str, Any]:
+    matches = [doc for doc in of_kind(documents, kind) if doc["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+def workloads(documents) -> list[dict[str, Any]]:
+    return [doc for doc in documents if doc["kind"] in ("Deployment", "Job")]
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    return workload["spec"]["template"]["spec"]
+
+
+def deployment(documents, component: str) -> dict[str, Any]:
+    return by_name(documents, "Deployment", f"{RELEASE}-lmos-runtime-{component}")
+
+
+def release_config(documents) -> dict[str, str]:
+    configmap = next(
+        doc for doc in of_kind(documents, "ConfigMap") if HOOK not in doc["metadata"].get("annotations", {})
+    )
+    return configmap["data"]
+
+
+def test_every_scenario_is_present():
+    assert set(SCENARIOS) == {"defaults", "existing-secret", "kubernetes-source", "autoscaling"}
+
+
+def test_settings_list_is_read_from_settings_py():
+    names = settings_env_vars()
+    assert {"AGENT_REGISTRY_URL", "OPENAI_API_URL", "OPENAI_API_FORMAT", "REGISTRY_SOURCE", "LOG_FORMAT"} <= names
+    assert SECRET_SETTINGS <= names
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_chart_lints_without_warnings(scenario):
+    report = helm.lint(
+        CHART, scenario_values(scenario), strict=True, namespace=NAMESPACE, kube_version=f"v{KUBE_VERSION}"
+    )
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_rendered_document_is_valid_kubernetes(scenario):
+    documents = rendered(scenario)
+    assert documents
+    for document in documents:
+        kubernetes_validate.validate(document, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_beat_is_exactly_one_replica_replaced_with_recreate(scenario):
+    documents = rendered(scenario)
+    beat = deployment(documents, "beat")
+    assert beat["spec"]["replicas"] == 1
+    assert beat["spec"]["strategy"] == {"type": "Recreate"}
+    command = pod_spec(beat)["containers"][0]["command"] + pod_spec(beat)["containers"][0].get("args", [])
+    assert command[:4] == ["celery", "-A", "lmos_runtime", "beat"]
+    assert "--schedule=/tmp/celerybeat-schedule" in command
+    assert not [
+        hpa for hpa in of_kind(documents, "HorizontalPodAutoscaler") if hpa["metadata"]["name"].endswith("-beat")
+    ]
+    assert not [pdb for pdb in of_kind(documents, "PodDisruptionBudget") if pdb["metadata"]["name"].endswith("-beat")]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_web_and_worker_run_the_documented_commands(scenario):
+    documents = rendered(scenario)
+    web = pod_spec(deployment(documents, "web"))["containers"][0]
+    assert web["command"] == ["daphne", "-b", "0.0.0.0", "-p", "8081", "lmos_runtime.asgi:application"]
+    assert web["ports"] == [{"name": "http", "containerPort": 8081, "protocol": "TCP"}]
+    assert web["livenessProbe"]["httpGet"]["path"] == "/health/liveness"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
+    assert web["readinessProbe"]["timeoutSeconds"] >= 3
+    worker = pod_spec(deployment(documents, "worker"))["containers"][0]
+    assert worker["command"] == ["celery", "-A", "lmos_runtime", "worker"]
+    service = of_kind(documents, "Service")[0]
+    assert service["spec"]["ports"][0]["port"] == 8081
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_migration_job_is_a_hook_whose_config_exists_when_it_runs(scenario):
+    documents = rendered(scenario)
+    values = scenario_values(scenario)
+    job = by_name(documents, "Job", f"{RELEASE}-lmos-runtime-migrate")
+    annotations = job["metadata"]["annotations"]
+    assert set(annotations[HOOK].split(",")) == {"pre-install", "pre-upgrade"}
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    job_weight = int(annotations["helm.sh/hook-weight"])
+    container = pod_spec(job)["containers"][0]
+    assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
+
+    # On a first install nothing of the release exists yet when pre-install hooks run: whatever
+    # the Job reads must be a hook with a lower weight, or the user's own Secret.
+    hooks = {
+        (doc["kind"], doc["metadata"]["name"]): int(doc["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+        for doc in documents
+        if "pre-install" in doc["metadata"].get("annotations", {}).get(HOOK, "")
+    }
+    for source in container["envFrom"]:
+        if "configMapRef" in source:
+            assert hooks[("ConfigMap", source["configMapRef"]["name"])] < job_weight
+        else:
+            name = source["secretRef"]["name"]
+            if values.get("existingSecret"):
+                assert name == values["existingSecret"]
+            else:
+                assert hooks[("Secret", name)] < job_weight
+    for volume in pod_spec(job)["volumes"]:
+        assert "emptyDir" in volume, "the Job may only mount volumes that need no release object"
+    if values.get("serviceAccount", {}).get("create", True):
+        assert "serviceAccountName" not in pod_spec(job), "the chart's ServiceAccount does not exist yet"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_pod_runs_the_same_image(scenario):
+    documents = rendered(scenario)
+    images = {c["image"] for w in workloads(documents) for c in pod_spec(w)["containers"]}
+    assert len(images) == 1
+    repository = scenario_values(scenario).get("image", {}).get("repository")
+    if repository:
+        assert images.pop().startswith(repository + ":")
+    assert {w["metadata"]["labels"]["app.kubernetes.io/component"] for w in workloads(documents)} == {
+        "web",
+        "worker",
+        "beat",
+        "migrate",
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_selectors_are_subsets_of_pod_labels(scenario):
+    documents = rendered(scenario)
+    pod_labels = {
+        w["metadata"]["name"]: w["spec"]["template"]["metadata"]["labels"] for w in of_kind(documents, "Deployment")
+    }
+    for workload in of_kind(documents, "Deployment"):
+        selector = workload["spec"]["selector"]["matchLabels"]
+        labels = pod_labels[workload["metadata"]["name"]]
+        assert selector.items() <= labels.items()
+        assert selector["app.kubernetes.io/component"] == labels["app.kubernetes.io/component"]
+        others = [name for name, other in pod_labels.items() if name != workload["metadata"]["name"]]
+        assert not [name for name in others if selector.items() <= pod_labels[name].items()], "selectors overlap"
+    for pdb in of_kind(documents, "PodDisruptionBudget"):
+        selected = [
+            n for n, labels in pod_labels.items() if pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        ]
+        assert selected == [pdb["metadata"]["name"]]
+    service = of_kind(documents, "Service")[0]
+    selected = [n for n, labels in pod_labels.items() if service["spec"]["selector"].items() <= labels.items()]
+    assert selected == [f"{RELEASE}-lmos-runtime-web"]
+    for document in documents:
+        labels = document["metadata"]["labels"]
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by"):
+            assert labels[key], (document["kind"], key)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_configmap_holds_every_non_secret_setting_and_no_secret(scenario):
+    documents = rendered(scenario)
+    expected = settings_env_vars() - SECRET_SETTINGS
+    for configmap in of_kind(documents, "ConfigMap"):
+        if configmap["metadata"]["name"].endswith("-registry"):
+            continue
+        data = configmap["data"]
+        assert sorted(expected - set(data)) == [], "settings missing from the ConfigMap (add them to values.yaml)"
+        assert not SECRET_SETTINGS & set(data)
+        assert all(isinstance(value, str) for value in data.values())
+        assert data["DATA_DIR"].startswith("/tmp")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_config_values_are_accepted_by_the_strict_settings(scenario):
+    """The rendered ConfigMap and Secret, as the pods' environment, load the settings."""
+    documents = rendered(scenario)
+    environment = {k: v for k, v in os.environ.items() if k not in settings_env_vars()}
+    environment.update(release_config(documents))
+    for secret in of_kind(documents, "Secret"):
+        if HOOK not in secret["metadata"].get("annotations", {}):
+            environment.update({k: base64.b64decode(v).decode() for k, v in secret["data"].items()})
+    environment.setdefault("SECRET_KEY", "x" * 50)
+    environment.setdefault("DATABASE_URL", "postgres://user:password@db.invalid:5432/lmos")
+    environment["DJANGO_SETTINGS_MODULE"] = "lmos_runtime.settings"
+    code = "import django; django.setup(); from django.conf import settings; print(settings.REGISTRY_SOURCE)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == release_config(documents)["REGISTRY_SOURCE"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_pods_run_locked_down(scenario):
+    documents = rendered(scenario)
+    for workload in workloads(documents):
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["enableServiceLinks"] is False
+        tmp = next(v for v in spec["volumes"] if v["name"] == "tmp")
+        assert "emptyDir" in tmp
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_deployments_roll_when_settings_change(scenario):
+    values = scenario_values(scenario)
+    before = {d["metadata"]["name"]: d for d in of_kind(rendered(scenario), "Deployment")}
+    changed = {**values, "config": {**values.get("config", {}), "AGENT_TIMEOUT": "12"}}
+    after = {d["metadata"]["name"]: d for d in of_kind(render(changed), "Deployment")}
+    for name, document in before.items():
+        old = document["spec"]["template"]["metadata"]["annotations"]
+        new = after[name]["spec"]["template"]["metadata"]["annotations"]
+        assert old["checksum/config"] != new["checksum/config"]
+        assert old["checksum/secret"] == new["checksum/secret"]
+
+
+def test_defaults_make_a_secret_and_no_rbac():
+    documents = rendered("defaults")
+    secret = by_name(documents, "Secret", f"{RELEASE}-lmos-runtime")
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= set(secret["data"])
+    assert len(base64.b64decode(secret["data"]["SECRET_KEY"])) >= 50
+    assert not of_kind(documents, "Role") and not of_kind(documents, "RoleBinding")
+    assert not of_kind(documents, "Ingress") and not of_kind(documents, "HorizontalPodAutoscaler")
+    for component in ("web", "worker", "beat"):
+        assert pod_spec(deployment(documents, component))["automountServiceAccountToken"] is False
+    assert deployment(documents, "web")["spec"]["replicas"] == 2
+
+
+def test_existing_secret_is_used_everywhere_and_none_is_made():
+    documents = rendered("existing-secret")
+    name = scenario_values("existing-secret")["existingSecret"]
+    assert of_kind(documents, "Secret") == []
+    for workload in workloads(documents):
+        for container in pod_spec(workload)["containers"]:
+            assert {"secretRef": {"name": name}} in container["envFrom"]
+    ingress = of_kind(documents, "Ingress")[0]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": f"{RELEASE}-lmos-runtime", "port": {"name": "http"}}
+    config = release_config(documents)
+    assert config["OPENAI_API_TEMP"] == "0.2" and config["MAX_REQUEST_BYTES"] == "2097152"
+    assert config["REQUIRE_API_KEYS"] == "true"
+
+
+def test_kubernetes_source_gets_read_only_rbac_for_lmos_resources():
+    documents = rendered("kubernetes-source")
+    role = of_kind(documents, "Role")[0]
+    assert role["metadata"]["namespace"] == "lmos-agents"
+    assert role["rules"] == [
+        {"apiGroups": ["lmos.eclipse"], "resources": ["channelroutings", "agents"], "verbs": ["get", "list", "watch"]}
+    ]
+    binding = of_kind(documents, "RoleBinding")[0]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    account = of_kind(documents, "ServiceAccount")[0]["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
+    for component in ("web", "worker", "beat"):
+        spec = pod_spec(deployment(documents, component))
+        assert spec["serviceAccountName"] == account
+        assert spec["automountServiceAccountToken"] is True
+    assert release_config(documents)["LMOS_NAMESPACE"] == "lmos-agents"
+
+
+def test_kubernetes_source_defaults_to_the_release_namespace():
+    values = {**scenario_values("defaults"), "config": {"REGISTRY_SOURCE": "kubernetes"}}
+    documents = render(values)
+    assert of_kind(documents, "Role")[0]["metadata"]["namespace"] == NAMESPACE
+    assert release_config(documents)["LMOS_NAMESPACE"] == NAMESPACE
+
+
+def test_autoscaling_leaves_replicas_to_the_hpas_and_mounts_the_registry_file():
+    documents = rendered("autoscaling")
+    targets = {hpa["spec"]["scaleTargetRef"]["name"]: hpa for hpa in of_kind(documents, "HorizontalPodAutoscaler")}
+    assert set(targets) == {f"{RELEASE}-lmos-runtime-web", f"{RELEASE}-lmos-runtime-worker"}
+    assert targets[f"{RELEASE}-lmos-runtime-web"]["spec"]["minReplicas"] == 3
+    for component in ("web", "worker"):
+        assert "replicas" not in deployment(documents, component)["spec"]
+    path = release_config(documents)["AGENT_REGISTRY_FILE"]
+    registry = by_name(documents, "ConfigMap", f"{RELEASE}-lmos-runtime-registry")
+    assert yaml.safe_load(registry["data"][Path(path).name])["channelRoutings"][0]["metadata"]["name"]
+    web = pod_spec(deployment(documents, "web"))["containers"][0]
+    assert any(path.startswith(mount["mountPath"]) for mount in web["volumeMounts"] if mount["name"] == "registry-file")
+
+
+def test_missing_database_url_stops_the_render_with_a_clear_message():
+    with pytest.raises(helm.HelmRenderError, match=r"secrets\.DATABASE_URL is required"):
+        render({})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"beat": {"replicas": 2}}, "replicas"),
+        ({"config": {"REGISTRY_SOURCE": "magic"}}, "REGISTRY_SOURCE"),
+        ({"config": {"DATABASE_URL": "postgres://in-the-configmap"}}, "DATABASE_URL"),
+        ({"config": {"DATA_DIR": "/var/lib/lmos"}}, "DATA_DIR"),
+    ],
+)
+def test_schema_rejects_unsafe_values(values, message):
+    with pytest.raises(helm.HelmValuesError, match=message):
+        render({**scenario_values("defaults"), **values})
