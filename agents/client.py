@@ -251,6 +251,48 @@ class _Pool:
         self.connections.clear()
 
 
+class CircuitBreaker:
+    """Per agent URL: after AGENT_CIRCUIT_FAILURES consecutive transport failures, fail
+    fast for AGENT_CIRCUIT_COOLDOWN seconds, then let one probe through to recover."""
+
+    TRIPPING = frozenset({"unreachable", "closed", "protocol", "timeout"})
+
+    def __init__(self) -> None:
+        self.failures: dict[str, int] = {}
+        self.open_until: dict[str, float] = {}
+        self.probing: set[str] = set()
+
+    def before_call(self, url: str) -> bool:
+        """Raise when the circuit is open; True when this call is the recovery probe."""
+        until = self.open_until.get(url)
+        if until is None:
+            return False
+        if time.monotonic() < until or url in self.probing:
+            raise AgentClientError(
+                f"Agent at {url} is failing repeatedly; not calling it for a few seconds", kind="circuit_open"
+            )
+        self.probing.add(url)
+        return True
+
+    def record(self, url: str, *, ok: bool, kind: str | None = None, probe: bool = False) -> None:
+        if probe:
+            self.probing.discard(url)
+        if ok:
+            self.failures.pop(url, None)
+            self.open_until.pop(url, None)
+            return
+        if kind not in self.TRIPPING:
+            return
+        count = self.failures.get(url, 0) + 1
+        self.failures[url] = count
+        if probe or count >= settings.AGENT_CIRCUIT_FAILURES:
+            self.open_until[url] = time.monotonic() + settings.AGENT_CIRCUIT_COOLDOWN
+            if count == settings.AGENT_CIRCUIT_FAILURES:
+                log.warning("circuit opened for agent %s after %d failures", url, count)
+
+
+breaker = CircuitBreaker()
+
 # One pool per event loop: connections cannot cross loops.
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
 
@@ -273,13 +315,32 @@ async def close_pool() -> None:
 async def agent_stream(call: AgentCall, *, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
     """Yield each AgentResult of one subscription until the agent completes.
 
-    Raises AgentClientError (unreachable, error frame, non-JSON frame, closed early) or
-    AgentTimeout when the whole exchange takes longer than `timeout` (AGENT_TIMEOUT).
-    Leaving the iteration early (client gone) unsubscribes from the agent.
+    Raises AgentClientError (unreachable, error frame, non-JSON frame, closed early,
+    circuit open) or AgentTimeout when the whole exchange takes longer than `timeout`
+    (AGENT_TIMEOUT). Leaving the iteration early (client gone) unsubscribes from the agent.
     """
+    url = agent_url(call.address)
+    probe = breaker.before_call(url)
+    try:
+        async for result in _agent_stream(call, url=url, timeout=timeout):
+            yield result
+    except AgentTimeout:
+        breaker.record(url, ok=False, kind="timeout", probe=probe)
+        raise
+    except AgentClientError as exc:
+        breaker.record(url, ok=False, kind=exc.kind, probe=probe)
+        raise
+    except BaseException:
+        if probe:
+            breaker.probing.discard(url)
+        raise
+    else:
+        breaker.record(url, ok=True, probe=probe)
+
+
+async def _agent_stream(call: AgentCall, *, url: str, timeout: float | None) -> AsyncIterator[dict[str, Any]]:
     total = settings.AGENT_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + total
-    url = agent_url(call.address)
     connect_timeout = min(settings.AGENT_CONNECT_TIMEOUT, total)
     dedicated = bool(call.traceparent) or settings.AGENT_POOL_SIZE == 0
     try:

@@ -22,6 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from conversations.api import check_id, validated_turn_input
+from conversations.limits import inflight_slot, rate_limit_check
 from conversations.services import conversation_turn_events
 from lmos_runtime import exceptions as errors
 
@@ -170,10 +171,12 @@ class ArcConsumer(AsyncWebsocketConsumer):
                 subset=check_id(keys["subset"] or self.subset_header or "stable", "subset"),
                 authorization=self.authorization,
             )
-            async for event in conversation_turn_events(turn_in=turn_in):
-                if event.kind == "message":
-                    result = _agent_result(event.message or {}, started)
-                    await self.send_json({"type": "next", "id": sub_id, "payload": {"data": {"agent": result}}})
+            await rate_limit_check(tenant_id=turn_in.tenant_id)
+            with inflight_slot():
+                async for event in conversation_turn_events(turn_in=turn_in):
+                    if event.kind == "message":
+                        result = _agent_result(event.message or {}, started)
+                        await self.send_json({"type": "next", "id": sub_id, "payload": {"data": {"agent": result}}})
             await self.send_json({"type": "complete", "id": sub_id})
         except errors.RuntimeApiError as exc:
             await self._send_error(sub_id, exc)

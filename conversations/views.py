@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from agents.auth import api_key_authorize
 from agents.models import Agent, Channel
 from conversations.api import api_errors, check_id, turn_input
+from conversations.limits import inflight_acquire, inflight_release, inflight_slot, rate_limit_check
 from conversations.selectors import conversation_history
 from conversations.services import TurnEvent, conversation_turn, conversation_turn_events
 from lmos_runtime import exceptions as errors
@@ -20,7 +21,9 @@ from lmos_runtime.db import db
 @api_errors("POST")
 async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
     turn_in = turn_input(request, tenant_id, conversation_id)
-    outcome = await conversation_turn(turn_in=turn_in)
+    await rate_limit_check(tenant_id=tenant_id)
+    with inflight_slot():
+        outcome = await conversation_turn(turn_in=turn_in)
     response = JsonResponse(outcome.answer)
     response["x-agent-name"] = outcome.agent
     response["x-routing-strategy"] = outcome.strategy
@@ -40,8 +43,14 @@ async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str
     JSON errors with their status; a failure after it is an `event: error`.
     """
     turn_in = turn_input(request, tenant_id, conversation_id)
+    await rate_limit_check(tenant_id=tenant_id)
+    inflight_acquire()
     events = conversation_turn_events(turn_in=turn_in)
-    first = await anext(events)
+    try:
+        first = await anext(events)
+    except BaseException:
+        inflight_release()
+        raise
 
     async def stream(first: TurnEvent) -> AsyncIterator[str]:
         event: TurnEvent | None = first
@@ -60,6 +69,7 @@ async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str
         except Exception as exc:
             yield _sse("error", errors.unexpected_error(exc).as_dict())
         finally:
+            inflight_release()
             await events.aclose()
 
     response = StreamingHttpResponse(stream(first), content_type="text/event-stream")

@@ -152,6 +152,9 @@ AGENT_CONNECT_TIMEOUT = env_float("AGENT_CONNECT_TIMEOUT", 5.0, minimum=0.01)
 # to AGENT_POOL_STREAMS concurrent subscriptions. AGENT_POOL_SIZE=0 opens one per turn.
 AGENT_POOL_SIZE = env_int("AGENT_POOL_SIZE", 4, minimum=0)
 AGENT_POOL_STREAMS = env_int("AGENT_POOL_STREAMS", 100, minimum=1)
+# Circuit breaker per agent: fail fast after this many consecutive transport failures.
+AGENT_CIRCUIT_FAILURES = env_int("AGENT_CIRCUIT_FAILURES", 5, minimum=1)
+AGENT_CIRCUIT_COOLDOWN = env_float("AGENT_CIRCUIT_COOLDOWN", 10.0, minimum=0.0)
 
 # --- Routing --------------------------------------------------------------------------
 ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ["vector", "llm", "hybrid", "explicit"])

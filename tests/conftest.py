@@ -107,3 +107,13 @@ def live_daphne(live_server_env):
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_circuit_breaker():
+    from agents.client import breaker
+
+    breaker.failures.clear()
+    breaker.open_until.clear()
+    breaker.probing.clear()
+    yield
