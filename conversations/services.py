@@ -447,3 +447,14 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
                 error=error,
             )
         raise error from exc
+
+
+def conversations_purge(*, older_than_days: int, tenant: Tenant | None = None) -> tuple[int, int]:
+    """Delete conversations whose last activity is older than `older_than_days` (with
+    their turns and routing decisions). Returns (conversations, turns) deleted."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    conversations = Conversation.objects.filter(updated_at__lt=cutoff)
+    if tenant is not None:
+        conversations = conversations.filter(tenant=tenant)
+    _, per_model = conversations.delete()
+    return per_model.get("conversations.Conversation", 0), per_model.get("conversations.Turn", 0)
