@@ -7,10 +7,16 @@ lives in the database so that every web replica sees a sync at once.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+import weakref
 
-from agents.models import Agent, Capability, Channel, Tenant
+from asgiref.sync import sync_to_async
+
+from agents.models import Agent, Capability, Channel, RegistryTarget, Tenant
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
+from lmos_runtime.db import db
 
 _cache: dict[tuple[str, str, str], ChannelRegistry] = {}
 _lock = threading.Lock()
@@ -77,17 +83,101 @@ def channel_registry_invalidate() -> None:
         _cache.clear()
 
 
-async def registry_for_turn(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry:
-    """The registry a turn routes on. Raises AgentNotFound when nothing is installed for
-    (tenant, channel, subset), RegistryUnavailable when the source is down and nothing is known.
+def registry_known(*, tenant: Tenant, subset: str) -> bool:
+    """Whether the registry of (tenant, subset) is known: synced successfully at least once,
+    or holding channels (however they got there)."""
+    return (
+        RegistryTarget.objects.filter(tenant=tenant, subset=subset, last_synced_at__isnull=False).exists()
+        or Channel.objects.filter(tenant=tenant, subset=subset).exists()
+    )
+
+
+# On-demand syncs: one per (tenant, subset) at a time per event loop, awaited by every
+# request that needs it. The fetch runs in a worker thread that touches no database; only
+# the apply takes a connection.
+ONDEMAND_RETRY_AFTER = 2.0  # seconds during which a failed on-demand sync is not retried
+_ondemand_inflight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Task]] = (
+    weakref.WeakKeyDictionary()
+)
+_ondemand_failed: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+async def _ondemand_sync(tenant_id: str, subset: str) -> tuple[bool, str]:
+    from agents.services import registry_fetch, registry_record_sync
+    from agents.sources import get_source
+
+    source = get_source()
+    fetched = await sync_to_async(registry_fetch, thread_sensitive=False)(
+        source=source, tenant_id=tenant_id, subset=subset
+    )
+    run = await db(registry_record_sync)(fetched=fetched)
+    return run.status == run.Status.OK, run.error
+
+
+async def registry_sync_on_demand(*, tenant_id: str, subset: str) -> tuple[bool, str]:
+    """Sync (tenant, subset) now, or join the sync already under way; returns (ok, error).
+
+    Concurrent callers share one sync, so a burst of first chats for a tenant makes one
+    round of requests to the source, not one each. A failure is remembered for
+    ONDEMAND_RETRY_AFTER seconds so that a down source is not hammered by every chat.
     """
-    from asgiref.sync import sync_to_async
+    key = (tenant_id, subset)
+    inflight = _ondemand_inflight.setdefault(asyncio.get_running_loop(), {})
+    task = inflight.get(key)
+    if task is None:
+        failed = _ondemand_failed.get(key)
+        if failed is not None and time.monotonic() - failed[0] < ONDEMAND_RETRY_AFTER:
+            return False, failed[1]
+        task = asyncio.get_running_loop().create_task(_ondemand_sync(tenant_id, subset))
+        inflight[key] = task
 
-    from lmos_runtime.exceptions import AgentNotFound
+        def finished(done: asyncio.Task) -> None:
+            if inflight.get(key) is done:
+                del inflight[key]
+            if done.cancelled() or done.exception() is not None:
+                _ondemand_failed[key] = (time.monotonic(), "the on-demand sync did not complete")
+            elif done.result()[0]:
+                _ondemand_failed.pop(key, None)
+            else:
+                _ondemand_failed[key] = (time.monotonic(), done.result()[1])
 
-    registry = await sync_to_async(channel_registry)(tenant=tenant, channel_id=channel_id, subset=subset)
+        task.add_done_callback(finished)
+    # shield: one caller going away must not cancel the sync the others wait for.
+    return await asyncio.shield(task)
+
+
+async def registry_for_turn(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry:
+    """The registry a turn routes on.
+
+    Reads the stored registry (cached per registry version). When the (tenant, subset) was
+    never synced, one synchronous fetch from the source is made first, shared by concurrent
+    requests. Raises RegistryUnavailable when that fetch fails and nothing is known,
+    AgentNotFound when the registry is known but has no agents for the channel. After an
+    on-demand sync `tenant.registry_version` is updated in place.
+    """
+    from lmos_runtime.exceptions import AgentNotFound, RegistryUnavailable
+
+    registry, known = await db(_lookup)(tenant=tenant, channel_id=channel_id, subset=subset)
+    if registry is None and not known:
+        ok, error = await registry_sync_on_demand(tenant_id=tenant.tenant_id, subset=subset)
+        if not ok:
+            raise RegistryUnavailable(
+                f"The agent registry for tenant {tenant.tenant_id!r}, subset {subset!r} is not known yet "
+                f"and the registry source is unavailable: {error or 'unknown error'}"
+            )
+        registry = await db(_registry_after_sync)(tenant=tenant, channel_id=channel_id, subset=subset)
     if registry is None or not registry.agents:
         raise AgentNotFound(
             f"No agents are installed for tenant {tenant.tenant_id!r}, channel {channel_id!r}, subset {subset!r}"
         )
     return registry
+
+
+def _lookup(*, tenant: Tenant, channel_id: str, subset: str) -> tuple[ChannelRegistry | None, bool]:
+    registry = channel_registry(tenant=tenant, channel_id=channel_id, subset=subset)
+    return registry, registry is not None or registry_known(tenant=tenant, subset=subset)
+
+
+def _registry_after_sync(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry | None:
+    tenant.refresh_from_db(fields=["registry_version"])
+    return channel_registry(tenant=tenant, channel_id=channel_id, subset=subset)

@@ -1,31 +1,67 @@
-"""Writes to the agent registry: the sync of a source into the database."""
+"""Writes to the agent registry: the sync of a source into the database, and the record of
+tenants and subsets seen in traffic.
+
+A sync has two halves. The fetch talks to the source and touches no database, so no
+connection is held while waiting on the network; the apply makes the stored registry of a
+(tenant, subset) equal to what was fetched in one transaction, with bulk reads and writes:
+its number of SQL statements grows with what changed, not with the size of the registry.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from agents.models import Agent, Capability, Channel, SyncRun, Tenant
-from agents.sources import RegistrySource, SourceError, get_source
-from agents.specs import AgentSpec, ChannelRoutingSpec
+from agents.models import Agent, Capability, Channel, RegistryTarget, SyncRun, Tenant
+from agents.sources import FetchResult, RegistrySource, SourceError, get_source
+from agents.specs import AgentSpec, CapabilitySpec, ChannelRoutingSpec
 
 log = logging.getLogger("agents.sync")
+
+BATCH = 500
+CHANGES_KEPT = 500
 
 
 @dataclass
 class SyncCounts:
+    """What one apply changed. Counts are of channels and agents; a changed capability
+    counts as an update of its agent, a reactivated channel or agent as an addition."""
+
     added: int = 0
     updated: int = 0
     removed: int = 0
     changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class Fetched:
+    """The network half of a sync: what the source answered, or why it failed."""
+
+    tenant_id: str
+    subset: str
+    source: str
+    started_at: datetime
+    duration_s: float
+    result: FetchResult | None = None
+    error: str = ""
+
+
+# --- tenants and subsets --------------------------------------------------------------
 
 
 def tenant_get_or_create(*, tenant_id: str, origin: str = Tenant.Origin.TRAFFIC) -> Tenant:
@@ -33,187 +69,388 @@ def tenant_get_or_create(*, tenant_id: str, origin: str = Tenant.Origin.TRAFFIC)
     return tenant
 
 
-def _agent_fields(spec: AgentSpec) -> dict[str, str]:
-    return {"agent_id": spec.id, "description": spec.description, "address": spec.address}
+def registry_note_traffic(*, tenant_id: str, subset: str) -> Tenant:
+    """The tenant of a chat request, created (origin "traffic") when new, with the subset
+    recorded so that the sync keeps it up to date. Ids must already be validated.
+
+    One query when both are known already; the returned tenant is freshly read, so its
+    `registry_version` can key caches.
+    """
+    tenant = (
+        Tenant.objects.filter(tenant_id=tenant_id)
+        .annotate(subset_known=Exists(RegistryTarget.objects.filter(tenant=OuterRef("pk"), subset=subset)))
+        .first()
+    )
+    if tenant is not None and tenant.subset_known:
+        return tenant
+    if tenant is None:
+        tenant = tenant_get_or_create(tenant_id=tenant_id, origin=Tenant.Origin.TRAFFIC)
+    origin = RegistryTarget.Origin.TRAFFIC
+    RegistryTarget.objects.get_or_create(tenant=tenant, subset=subset, defaults={"origin": origin})
+    return tenant
 
 
-def _capability_fields(cap) -> dict[str, object]:
+def registry_sync_targets(
+    *, source: RegistrySource | None = None, tenants: Iterable[str] | None = None, subsets: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """The (tenant, subset) pairs to sync (DESIGN section 4).
+
+    Tenants: LMOS_TENANTS and every tenant in the database (made in the admin, seen in
+    traffic or synced before), plus those a file or Kubernetes source describes. Subsets
+    per tenant: LMOS_SUBSETS plus those seen in traffic or synced before. `tenants` and
+    `subsets` narrow the answer (the `--tenant` / `--subset` options).
+    """
+    only_tenants = set(tenants or ())
+    only_subsets = set(subsets or ())
+    if only_tenants:
+        tenant_ids = only_tenants
+    else:
+        tenant_ids = set(settings.LMOS_TENANTS) | set(Tenant.objects.values_list("tenant_id", flat=True))
+    base_subsets = only_subsets or set(settings.LMOS_SUBSETS or ["stable"])
+    pairs = {(t, s) for t in tenant_ids for s in base_subsets}
+    for model in (RegistryTarget, Channel):
+        known = model.objects.order_by().values_list("tenant__tenant_id", "subset").distinct()
+        pairs |= {(t, s) for t, s in known if t in tenant_ids}
+    if source is not None and hasattr(source, "tenants"):
+        try:
+            pairs |= {(t, s) for t, s in source.tenants() if not only_tenants or t in only_tenants}
+        except SourceError as exc:
+            log.warning("could not list the tenants of the %s source: %s", source.name, exc)
+    return sorted((t, s) for t, s in pairs if not only_subsets or s in only_subsets)
+
+
+# --- the sync ---------------------------------------------------------------------------
+
+
+def registry_fetch(*, source: RegistrySource, tenant_id: str, subset: str) -> Fetched:
+    """Ask the source for one (tenant, subset). Network only: never touches the database."""
+    started_at, t0 = timezone.now(), time.monotonic()
+    fetched = Fetched(tenant_id=tenant_id, subset=subset, source=source.name, started_at=started_at, duration_s=0.0)
+    try:
+        fetched.result = source.fetch(tenant_id=tenant_id, subset=subset)
+    except SourceError as exc:
+        fetched.error = str(exc) or type(exc).__name__
+    except Exception as exc:
+        # A bug or an unexpected library error in one source must not stop the other syncs.
+        log.exception("registry source %s crashed for %s/%s", source.name, tenant_id, subset)
+        fetched.error = f"unexpected error in the {source.name} source: {type(exc).__name__}: {exc}"
+    fetched.duration_s = time.monotonic() - t0
+    return fetched
+
+
+def registry_record_sync(*, fetched: Fetched) -> SyncRun:
+    """Apply a fetch to the database and record the SyncRun. A failed fetch changes nothing
+    but the error on the target: the last good registry stays in place."""
+    origin = Tenant.Origin.CONFIG if fetched.tenant_id in settings.LMOS_TENANTS else Tenant.Origin.SYNC
+    tenant = tenant_get_or_create(tenant_id=fetched.tenant_id, origin=origin)
+    target, _ = RegistryTarget.objects.get_or_create(tenant=tenant, subset=fetched.subset)
+    now = timezone.now()
+    t0 = time.monotonic()
+    run = SyncRun(
+        source=fetched.source,
+        tenant=tenant,
+        subset=fetched.subset,
+        started_at=fetched.started_at,
+        finished_at=now,
+    )
+    if fetched.result is None:
+        RegistryTarget.objects.filter(pk=target.pk).update(last_attempt_at=now, last_error=fetched.error[:4000])
+        run.status = SyncRun.Status.FAILED
+        run.error = fetched.error
+        run.registry_version = tenant.registry_version
+        log.warning(
+            "registry sync failed for %s/%s: %s",
+            fetched.tenant_id,
+            fetched.subset,
+            fetched.error,
+            extra={"tenant": fetched.tenant_id},
+        )
+    else:
+        with transaction.atomic():
+            counts = registry_apply(
+                tenant=tenant,
+                subset=fetched.subset,
+                routings=fetched.result.routings,
+                source=fetched.source,
+                unreadable=fetched.result.unreadable,
+                previous_sync_at=target.last_synced_at,
+            )
+            RegistryTarget.objects.filter(pk=target.pk).update(last_synced_at=now, last_attempt_at=now, last_error="")
+        run.status = SyncRun.Status.OK
+        run.channels = len(fetched.result.routings)
+        run.added, run.updated, run.removed = counts.added, counts.updated, counts.removed
+        run.registry_version = tenant.registry_version
+        run.warnings = _capped(fetched.result.warnings + counts.warnings)
+        run.changes = _capped(counts.changes)
+        if counts.changed:
+            log.info(
+                "registry of %s/%s changed: +%d ~%d -%d (version %d)",
+                fetched.tenant_id,
+                fetched.subset,
+                counts.added,
+                counts.updated,
+                counts.removed,
+                tenant.registry_version,
+                extra={"tenant": fetched.tenant_id},
+            )
+    run.duration_ms = (fetched.duration_s + time.monotonic() - t0) * 1000
+    run.save(force_insert=True)
+    return run
+
+
+def registry_sync_tenant(*, tenant_id: str, subset: str = "stable", source: RegistrySource | None = None) -> SyncRun:
+    """Fetch one (tenant, subset) from the source and apply it; record a SyncRun."""
+    source = source or get_source()
+    return registry_record_sync(fetched=registry_fetch(source=source, tenant_id=tenant_id, subset=subset))
+
+
+def registry_sync_many(
+    *, targets: Iterable[tuple[str, str]], source: RegistrySource | None = None, workers: int = 8
+) -> list[SyncRun]:
+    """Sync several (tenant, subset) pairs: fetched concurrently, so one slow tenant does not
+    hold the others and all fail within one AGENT_REGISTRY_TIMEOUT when the source is down;
+    applied one by one in the calling thread as the fetches complete."""
+    source = source or get_source()
+    targets = list(targets)
+    if len(targets) <= 1:
+        return [registry_sync_tenant(tenant_id=t, subset=s, source=source) for t, s in targets]
+    runs = []
+    with ThreadPoolExecutor(max_workers=min(workers, len(targets)), thread_name_prefix="registry-fetch") as pool:
+        futures = [pool.submit(registry_fetch, source=source, tenant_id=t, subset=s) for t, s in targets]
+        for future in as_completed(futures):
+            runs.append(registry_record_sync(fetched=future.result()))
+    order = {target: index for index, target in enumerate(targets)}
+    runs.sort(key=lambda run: order[(run.tenant.tenant_id, run.subset)])
+    return runs
+
+
+def registry_sync_all(*, source: RegistrySource | None = None) -> list[SyncRun]:
+    """One sync of everything `registry_sync_targets` names (the embedded scheduler's job)."""
+    source = source or get_source()
+    return registry_sync_many(targets=registry_sync_targets(source=source), source=source)
+
+
+# --- the apply --------------------------------------------------------------------------
+
+
+def _agent_fields(spec: AgentSpec, source: str) -> dict[str, Any]:
+    return {"agent_id": spec.id, "description": spec.description, "address": spec.address, "source": source}
+
+
+def _capability_fields(spec: CapabilitySpec) -> dict[str, Any]:
     return {
-        "capability_id": cap.id,
-        "provided_version": cap.provided_version,
-        "required_version": cap.required_version,
-        "description": cap.description,
-        "host": cap.host,
-        "examples": list(cap.examples),
+        "capability_id": spec.id,
+        "provided_version": spec.provided_version,
+        "required_version": spec.required_version,
+        "description": spec.description,
+        "host": spec.host,
+        "examples": list(spec.examples),
     }
 
 
-def _apply_channel(
-    *, tenant: Tenant, channel: Channel, spec: ChannelRoutingSpec, source: str, now, counts: SyncCounts
-) -> None:
-    existing = {a.name: a for a in channel.agents.all()}
-    caps_by_agent: dict[int, dict[str, Capability]] = {}
-    for cap in Capability.objects.filter(agent__channel=channel):
-        caps_by_agent.setdefault(cap.agent_id, {})[cap.name] = cap
-    wanted = {a.name for a in spec.agents}
-    for agent_spec in spec.agents:
-        agent = existing.get(agent_spec.name)
-        fields = _agent_fields(agent_spec)
-        if agent is None:
-            agent = Agent.objects.create(
-                tenant=tenant,
-                channel=channel,
-                name=agent_spec.name,
-                subset=channel.subset,
-                source=source,
-                last_seen_at=now,
-                **fields,
-            )
-            counts.added += 1
-            counts.changes.append(f"+ agent {channel}/{agent.name}")
-            current_caps: dict[str, Capability] = {}
-        else:
-            current_caps = caps_by_agent.get(agent.pk, {})
-            dirty = [k for k, v in fields.items() if getattr(agent, k) != v]
-            if not agent.active:
-                dirty.append("active")
-            caps_changed = set(current_caps) != {c.name for c in agent_spec.capabilities} or any(
-                any(getattr(current_caps[c.name], k) != v for k, v in _capability_fields(c).items())
-                for c in agent_spec.capabilities
-                if c.name in current_caps
-            )
-            if dirty or caps_changed:
-                for key, value in fields.items():
-                    setattr(agent, key, value)
-                agent.active = True
-                agent.source = source
-                counts.updated += 1
-                counts.changes.append(f"~ agent {channel}/{agent.name}")
-            agent.last_seen_at = now
-            agent.save(update_fields=["agent_id", "description", "address", "active", "source", "last_seen_at"])
-        # Capabilities: replace the set when anything about them differs.
-        wanted_caps = {c.name: c for c in agent_spec.capabilities}
-        for name, cap in current_caps.items():
-            if name not in wanted_caps:
-                cap.delete()
-        for name, cap_spec in wanted_caps.items():
-            values = _capability_fields(cap_spec)
-            cap = current_caps.get(name)
-            if cap is None:
-                Capability.objects.create(agent=agent, name=name, **values)
-            elif any(getattr(cap, k) != v for k, v in values.items()):
-                for key, value in values.items():
-                    setattr(cap, key, value)
-                cap.save()
-    for name, agent in existing.items():
-        if name not in wanted and agent.active:
-            agent.active = False
-            agent.save(update_fields=["active"])
-            counts.removed += 1
-            counts.changes.append(f"- agent {channel}/{name}")
+AGENT_FIELDS = ["agent_id", "description", "address", "source", "active", "last_seen_at"]
+CAPABILITY_FIELDS = ["capability_id", "provided_version", "required_version", "description", "host", "examples"]
 
 
 def registry_apply(
-    *, tenant: Tenant, subset: str, routings: list[ChannelRoutingSpec], source: str, counts: SyncCounts | None = None
+    *,
+    tenant: Tenant,
+    subset: str,
+    routings: list[ChannelRoutingSpec],
+    source: str,
+    unreadable: Iterable[str] = (),
+    previous_sync_at: datetime | None = None,
 ) -> SyncCounts:
     """Make the stored registry of (tenant, subset) equal to `routings`.
 
-    Upserts channels, agents and capabilities, deactivates what vanished, and bumps the
-    tenant's registry version when anything changed. Running it twice changes nothing.
+    Upserts channels, agents and capabilities, deactivates what vanished (except channels
+    in `unreadable`: the source lists them but their routing could not be used this time),
+    and bumps the tenant's registry version when anything changed. Operator-set channel
+    fields (fallback agent, thresholds) are never touched. Running it twice changes
+    nothing the second time. Statements: a constant handful plus batches of what changed.
     """
-    counts = counts or SyncCounts()
+    counts = SyncCounts()
     now = timezone.now()
-    with transaction.atomic():
-        channels = {c.channel_id: c for c in Channel.objects.filter(tenant=tenant, subset=subset)}
-        seen: set[str] = set()
+    keep = set(unreadable)
+    with transaction.atomic(savepoint=False):
+        # Serialises concurrent syncs of one tenant (beat, on-demand, admin); `tenant` ends
+        # up with the version this apply leaves.
+        version = Tenant.objects.select_for_update().values_list("registry_version", flat=True).get(pk=tenant.pk)
+
+        wanted: dict[str, ChannelRoutingSpec] = {}
         for spec in routings:
-            if spec.tenant_id != tenant.tenant_id or spec.subset != subset or spec.channel_id in seen:
-                continue
-            seen.add(spec.channel_id)
-            channel = channels.get(spec.channel_id)
+            if spec.tenant_id != tenant.tenant_id or spec.subset != subset:
+                counts.warnings.append(
+                    f"ChannelRouting {spec.name or spec.channel_id!r} is labelled {spec.tenant_id}/{spec.subset}, "
+                    f"not {tenant.tenant_id}/{subset}: skipped"
+                )
+            elif spec.channel_id in wanted:
+                counts.warnings.append(f"channel {spec.channel_id!r} is listed twice: the first routing is used")
+            else:
+                wanted[spec.channel_id] = spec
+
+        channels = {c.channel_id: c for c in Channel.objects.filter(tenant=tenant, subset=subset)}
+        agents: dict[tuple[int, str], Agent] = {
+            (a.channel_id, a.name): a for a in Agent.objects.filter(tenant=tenant, channel__subset=subset)
+        }
+        agents_by_channel: dict[int, list[Agent]] = {}
+        for agent in agents.values():
+            agents_by_channel.setdefault(agent.channel_id, []).append(agent)
+        capabilities: dict[int, dict[str, Capability]] = {}
+        for cap in Capability.objects.filter(agent__tenant=tenant, agent__channel__subset=subset):
+            capabilities.setdefault(cap.agent_id, {})[cap.name] = cap
+
+        # Channels.
+        new_channels, changed_channels, gone_channels = [], [], []
+        for channel_id, spec in wanted.items():
+            channel = channels.get(channel_id)
             if channel is None:
-                channel = Channel.objects.create(
+                channel = Channel(
                     tenant=tenant,
-                    channel_id=spec.channel_id,
+                    channel_id=channel_id,
                     subset=subset,
                     version=spec.version,
                     routing_name=spec.name,
                     last_synced_at=now,
                 )
-                counts.changes.append(f"+ channel {channel}")
-            else:
-                if channel.version != spec.version or not channel.active or channel.routing_name != spec.name:
+                channels[channel_id] = channel
+                new_channels.append(channel)
+                counts.added += 1
+                counts.changes.append(f"+ channel {channel_id} {spec.version}".rstrip())
+            elif (channel.version, channel.routing_name, channel.active) != (spec.version, spec.name, True):
+                if channel.active:
                     counts.updated += 1
-                    counts.changes.append(f"~ channel {channel}")
-                channel.version, channel.active, channel.routing_name = spec.version, True, spec.name
+                    counts.changes.append(f"~ channel {channel_id} {channel.version} -> {spec.version}")
+                else:
+                    counts.added += 1
+                    counts.changes.append(f"+ channel {channel_id} {spec.version} (back)")
+                channel.version, channel.routing_name, channel.active = spec.version, spec.name, True
                 channel.last_synced_at = now
-                channel.save(update_fields=["version", "active", "routing_name", "last_synced_at"])
-            _apply_channel(tenant=tenant, channel=channel, spec=spec, source=source, now=now, counts=counts)
+                changed_channels.append(channel)
         for channel_id, channel in channels.items():
-            if channel_id not in seen and channel.active:
-                channel.active = False
-                channel.save(update_fields=["active"])
-                removed = channel.agents.filter(active=True).update(active=False)
-                counts.removed += removed
-                counts.changes.append(f"- channel {channel}")
-        tenant.last_synced_at = now
-        tenant.save(update_fields=["last_synced_at"])
-        if counts.changed or any(c.startswith("+ channel") or c.startswith("- channel") for c in counts.changes):
-            tenant.bump_registry_version()
+            if channel.active and channel_id not in wanted and channel_id not in keep:
+                gone_channels.append(channel)
+                counts.removed += 1
+                counts.changes.append(f"- channel {channel_id}")
+        Channel.objects.bulk_create(new_channels, batch_size=BATCH)
+        Channel.objects.bulk_update(changed_channels, ["version", "routing_name", "active", "last_synced_at"], BATCH)
+        _update_in_batches(Channel, [c.pk for c in gone_channels], active=False)
+
+        # Agents and their capabilities.
+        new_agents: list[tuple[Agent, AgentSpec]] = []
+        changed_agents: list[Agent] = []
+        new_caps: list[Capability] = []
+        changed_caps: list[Capability] = []
+        dropped_caps: list[int] = []
+        gone_agents: list[Agent] = []
+        for channel_id, spec in wanted.items():
+            channel = channels[channel_id]
+            names = set()
+            for agent_spec in spec.agents:
+                names.add(agent_spec.name)
+                fields = _agent_fields(agent_spec, source)
+                agent = agents.get((channel.pk, agent_spec.name))
+                if agent is None:
+                    agent = Agent(
+                        tenant=tenant,
+                        channel=channel,
+                        name=agent_spec.name,
+                        subset=subset,
+                        active=True,
+                        last_seen_at=now,
+                        **fields,
+                    )
+                    new_agents.append((agent, agent_spec))
+                    counts.added += 1
+                    counts.changes.append(f"+ agent {channel_id}/{agent_spec.name}")
+                    continue
+                stored = capabilities.get(agent.pk, {})
+                caps_changed = _diff_capabilities(agent, agent_spec, stored, new_caps, changed_caps, dropped_caps)
+                fields_changed = any(getattr(agent, k) != v for k, v in fields.items())
+                if fields_changed or caps_changed or not agent.active:
+                    if agent.active:
+                        counts.updated += 1
+                        counts.changes.append(f"~ agent {channel_id}/{agent_spec.name}")
+                    else:
+                        counts.added += 1
+                        counts.changes.append(f"+ agent {channel_id}/{agent_spec.name} (back)")
+                    for key, value in fields.items():
+                        setattr(agent, key, value)
+                    agent.active, agent.last_seen_at = True, now
+                    changed_agents.append(agent)
+            for agent in agents_by_channel.get(channel.pk, ()):
+                if agent.active and agent.name not in names:
+                    gone_agents.append(agent)
+                    counts.removed += 1
+                    counts.changes.append(f"- agent {channel_id}/{agent.name}")
+        gone_ids = {c.pk: c.channel_id for c in gone_channels}
+        for agent in agents.values():
+            if agent.active and agent.channel_id in gone_ids:
+                gone_agents.append(agent)
+                counts.removed += 1
+                counts.changes.append(f"- agent {gone_ids[agent.channel_id]}/{agent.name}")
+
+        Agent.objects.bulk_create([agent for agent, _ in new_agents], batch_size=BATCH)
+        for agent, agent_spec in new_agents:
+            new_caps += [
+                Capability(agent_id=agent.pk, name=c.name, **_capability_fields(c)) for c in agent_spec.capabilities
+            ]
+        Agent.objects.bulk_update(changed_agents, AGENT_FIELDS, batch_size=BATCH)
+        # An active agent is seen by every successful sync (RegistryTarget.last_synced_at);
+        # a deactivated one keeps the time of the last sync that still listed it.
+        if previous_sync_at is not None:
+            _update_in_batches(Agent, [a.pk for a in gone_agents], active=False, last_seen_at=previous_sync_at)
+        else:
+            _update_in_batches(Agent, [a.pk for a in gone_agents], active=False)
+        for start in range(0, len(dropped_caps), BATCH):
+            Capability.objects.filter(pk__in=dropped_caps[start : start + BATCH]).delete()
+        Capability.objects.bulk_create(new_caps, batch_size=BATCH)
+        Capability.objects.bulk_update(changed_caps, CAPABILITY_FIELDS, batch_size=BATCH)
+
+        if counts.changed:
+            Tenant.objects.filter(pk=tenant.pk).update(registry_version=F("registry_version") + 1, last_synced_at=now)
+            version += 1
+        else:
+            Tenant.objects.filter(pk=tenant.pk).update(last_synced_at=now)
+        tenant.registry_version, tenant.last_synced_at = version, now
     return counts
 
 
-def registry_sync_tenant(*, tenant_id: str, subset: str = "stable", source: RegistrySource | None = None) -> SyncRun:
-    """Fetch one (tenant, subset) from the source and apply it; record a SyncRun.
+def _diff_capabilities(
+    agent: Agent,
+    spec: AgentSpec,
+    stored: dict[str, Capability],
+    new_caps: list[Capability],
+    changed_caps: list[Capability],
+    dropped_caps: list[int],
+) -> bool:
+    """Queue the capability writes that make `agent`'s capabilities equal `spec`'s."""
+    changed = False
+    wanted = {c.name: c for c in spec.capabilities}
+    for name, cap in stored.items():
+        if name not in wanted:
+            dropped_caps.append(cap.pk)
+            changed = True
+    for name, cap_spec in wanted.items():
+        values = _capability_fields(cap_spec)
+        cap = stored.get(name)
+        if cap is None:
+            new_caps.append(Capability(agent_id=agent.pk, name=name, **values))
+            changed = True
+        elif any(getattr(cap, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(cap, key, value)
+            changed_caps.append(cap)
+            changed = True
+    return changed
 
-    A failing source leaves the stored registry as it was and records the error.
-    """
-    source = source or get_source()
-    tenant = tenant_get_or_create(tenant_id=tenant_id, origin=Tenant.Origin.SYNC)
-    run = SyncRun.objects.create(source=source.name, tenant=tenant, subset=subset)
-    started = time.monotonic()
-    try:
-        result = source.fetch(tenant_id=tenant_id, subset=subset)
-        counts = registry_apply(tenant=tenant, subset=subset, routings=result.routings, source=source.name)
-        run.status = SyncRun.Status.OK
-        run.channels = len(result.routings)
-        run.added, run.updated, run.removed = counts.added, counts.updated, counts.removed
-        run.warnings = result.warnings + counts.changes[:200]
-        if result.warnings:
-            run.error = "; ".join(result.warnings)[:4000]
-    except SourceError as exc:
-        run.status = SyncRun.Status.FAILED
-        run.error = str(exc)
-        log.warning("registry sync failed for %s/%s: %s", tenant_id, subset, exc, extra={"tenant": tenant_id})
-    run.finished_at = timezone.now()
-    run.duration_ms = (time.monotonic() - started) * 1000
-    tenant.refresh_from_db(fields=["registry_version"])
-    run.registry_version = tenant.registry_version
-    run.save()
-    return run
+
+def _update_in_batches(model: type[Channel] | type[Agent], pks: list[int], **values: Any) -> None:
+    for start in range(0, len(pks), BATCH):
+        model.objects.filter(pk__in=pks[start : start + BATCH]).update(**values)
 
 
-def sync_targets(
-    *, source: RegistrySource, tenants: list[str] | None = None, subsets: list[str] | None = None
-) -> list[tuple[str, str]]:
-    """Which (tenant, subset) pairs to sync: LMOS_TENANTS, tenants in the database (made in
-    the admin or seen in traffic) and, for the file source, those the file names; subsets
-    from LMOS_SUBSETS plus those already known."""
-    from django.conf import settings
-
-    if tenants:
-        tenant_ids = set(tenants)
-    else:
-        tenant_ids = set(settings.LMOS_TENANTS) | set(Tenant.objects.values_list("tenant_id", flat=True))
-    subset_names = set(subsets or settings.LMOS_SUBSETS or ["stable"])
-    pairs = {(t, s) for t in tenant_ids for s in subset_names}
-    if not subsets:
-        known = Channel.objects.filter(tenant__tenant_id__in=tenant_ids).values_list("tenant__tenant_id", "subset")
-        pairs |= set(known)
-    if hasattr(source, "tenants"):
-        try:
-            from_source = source.tenants()
-        except SourceError:
-            from_source = []
-        pairs |= {(t, s) for t, s in from_source if (not tenants or t in tenant_ids) and (not subsets or s in subsets)}
-    return sorted(pairs)
+def _capped(lines: list[str]) -> list[str]:
+    if len(lines) <= CHANGES_KEPT:
+        return lines
+    return [*lines[:CHANGES_KEPT], f"… and {len(lines) - CHANGES_KEPT} more"]
