@@ -28,10 +28,21 @@ from contextlib import contextmanager
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+
+# The *_created series would double the series count for no use here.
+disable_created_metrics()
 
 OTHER = "__other__"
 NONE = "none"
@@ -77,7 +88,7 @@ ROUTING_SECONDS = Histogram(
 )
 AGENT_ERRORS = Counter(
     "lmos_agent_errors",
-    "Failed agent calls by kind (connect, timeout, protocol, error_frame, closed, ...).",
+    "Failed agent calls by kind (unreachable, timeout, protocol, closed, empty, error, ...).",
     ["kind"],
 )
 SYNC_RUNS = Counter("lmos_registry_syncs", "Registry syncs of one tenant, by source and status.", ["source", "status"])
@@ -121,7 +132,7 @@ def routing_observed(*, strategy: str, seconds: float, outcome: str = "agent") -
 
 
 def agent_error(*, kind: str) -> None:
-    """One failed agent call; `kind` as in AgentClientError.kind, or "timeout"."""
+    """One failed agent call; `kind` is AgentClientError.kind, or "timeout" for AgentTimeout."""
     AGENT_ERRORS.labels(bounded("kind", kind)).inc()
 
 
