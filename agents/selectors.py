@@ -78,9 +78,11 @@ def channel_registry(*, tenant: Tenant, channel_id: str, subset: str) -> Channel
 
 
 def channel_registry_invalidate() -> None:
-    """Forget every cached registry (after admin edits to fallback agents or thresholds)."""
+    """Forget every cached registry (after admin edits to fallback agents or thresholds),
+    and every remembered on-demand sync failure."""
     with _lock:
         _cache.clear()
+        _ondemand_failed.clear()
 
 
 def registry_known(*, tenant: Tenant, subset: str) -> bool:

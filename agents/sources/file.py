@@ -31,7 +31,7 @@ class FileSource:
             raise SourceError(f"{self.path} is not valid YAML: {exc}") from None
         if document is None:
             return FetchResult(routings=[]), []
-        if not isinstance(document, dict) or not isinstance(document.get("channelRoutings", []), list):
+        if not isinstance(document, dict) or not isinstance(document.get("channelRoutings") or [], list):
             raise SourceError(f"{self.path}: expected a mapping with a list 'channelRoutings'")
         result = FetchResult(routings=[])
         broken: list[_Broken] = []

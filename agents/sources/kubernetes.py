@@ -93,8 +93,11 @@ class KubernetesSource:
             if not self.kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
                 k8s_config.load_incluster_config(client_configuration=configuration)
             else:
+                # KUBECONFIG is read now, not when the kubernetes package was imported.
                 k8s_config.load_kube_config(
-                    config_file=self.kubeconfig, client_configuration=configuration, persist_config=False
+                    config_file=self.kubeconfig or os.environ.get("KUBECONFIG") or None,
+                    client_configuration=configuration,
+                    persist_config=False,
                 )
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             raise SourceError(f"no usable Kubernetes configuration (in-cluster or KUBECONFIG): {exc}") from None
