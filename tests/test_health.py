@@ -128,6 +128,7 @@ def test_a_silent_redis_does_not_hang_the_probe(client, silent_server):
 @pytest.mark.django_db
 def test_probes_middleware_answers_probes_whatever_the_host():
     """Kubernetes and Prometheus use the pod IP as Host, which ALLOWED_HOSTS rarely lists."""
+
     def pod() -> Client:  # a fresh client, since a client loads the middleware once
         return Client(HTTP_HOST="10.1.2.3:8081")
 
