@@ -20,12 +20,12 @@ def _sync_now(model_admin: admin.ModelAdmin, request: HttpRequest, targets: list
         if run.status == SyncRun.Status.OK:
             model_admin.message_user(
                 request,
-                f"{where}: synced from {run.source}: +{run.added} ~{run.updated} -{run.removed}, "
+                f"Synced {where} from {run.source}: +{run.added} ~{run.updated} -{run.removed}, "
                 f"registry version {run.registry_version}",
                 messages.SUCCESS,
             )
         else:
-            model_admin.message_user(request, f"{where}: sync failed, registry kept: {run.error}", messages.ERROR)
+            model_admin.message_user(request, f"Sync of {where} failed, registry kept: {run.error}", messages.ERROR)
 
 
 class ReadOnlyMixin:
