@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.models import ID_PATTERN
@@ -26,6 +27,21 @@ def id_field(**kwargs: Any) -> serializers.RegexField:
     )
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+                    "required": ["key"],
+                },
+            },
+            {"type": "object", "additionalProperties": True},
+        ]
+    }
+)
 class ContextParamsField(serializers.Field):
     """[{key, value}] or {key: value} → [{"key": str, "value": str}]."""
 
@@ -58,8 +74,10 @@ class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(
         choices=ROLES, error_messages={"invalid_choice": "must be user, assistant or system"}
     )
-    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    format = serializers.CharField(required=False, default="text", allow_blank=False, max_length=64)
+    content = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=settings.MAX_MESSAGE_CHARS)
+    format = serializers.CharField(
+        required=False, default="text", allow_blank=True, trim_whitespace=False, max_length=64
+    )
     turnId = serializers.CharField(required=False, allow_null=True, max_length=128)
 
     def validate_content(self, value: str) -> str:
@@ -69,22 +87,29 @@ class MessageSerializer(serializers.Serializer):
 
 
 class AnonymizationEntitySerializer(serializers.Serializer):
-    type = serializers.CharField(allow_blank=True)
-    value = serializers.CharField(allow_blank=True)
-    replacement = serializers.CharField(allow_blank=True)
+    type = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    replacement = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
 class InputContextSerializer(serializers.Serializer):
-    messages = MessageSerializer(many=True, allow_empty=False)
-    explicitAgent = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=253)
+    messages = MessageSerializer(many=True, allow_empty=False, min_length=1, max_length=settings.MAX_MESSAGES)
+    explicitAgent = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=253
+    )
     anonymizationEntities = AnonymizationEntitySerializer(many=True, required=False, allow_null=True)
 
     def validate_messages(self, value: list[dict]) -> list[dict]:
+        if any(item is None for item in value):
+            raise serializers.ValidationError("messages must be objects, not null")
+        # Checked here too (not only by max_length) so that a changed setting applies at once.
         if len(value) > settings.MAX_MESSAGES:
             raise serializers.ValidationError(f"at most {settings.MAX_MESSAGES} messages are accepted")
-        last = value[-1]
-        if last["role"] != "user" or not last["content"].strip():
-            raise serializers.ValidationError("the last message must be the user's query and not be empty")
+        return value
+
+    def validate_anonymizationEntities(self, value: list[dict] | None) -> list[dict] | None:
+        if value is not None and any(item is None for item in value):
+            raise serializers.ValidationError("entries must be objects, not null")
         return value
 
 
@@ -94,8 +119,10 @@ class SystemContextSerializer(serializers.Serializer):
 
 
 class UserContextSerializer(serializers.Serializer):
-    userId = serializers.CharField(max_length=256, allow_blank=False)
-    userToken = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=16384)
+    userId = serializers.CharField(max_length=256, allow_blank=False, trim_whitespace=False)
+    userToken = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=16384
+    )
     contextParams = ContextParamsField(required=False, default=list)
 
 

@@ -1,4 +1,5 @@
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conversations import views
 
@@ -7,6 +8,8 @@ urlpatterns = [
     path("<str:tenant_id>/chat/<str:conversation_id>/stream", views.chat_stream, name="chat-stream"),
     path("<str:tenant_id>/conversations/<str:conversation_id>", views.history, name="conversation-history"),
     path("agents", views.agents, name="agents"),
+    path("schema", SpectacularAPIView.as_view(urlconf=["conversations.schema_urls"]), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="openapi-docs"),
     # Anything else under an API prefix is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.not_found),
 ]

@@ -123,12 +123,11 @@ def _agents_payload(tenant_id: str, channel_id: str | None, subset: str) -> dict
 
 @api_errors("GET")
 async def agents(request: HttpRequest) -> HttpResponse:
-    tenant_id = request.GET.get("tenantId")
-    check_id(tenant_id, "tenantId")
-    channel_id = request.GET.get("channelId") or None
+    tenant_id = check_id(request.GET.get("tenantId"), "tenantId")
+    channel_id = request.GET.get("channelId")
     if channel_id is not None:
         check_id(channel_id, "channelId")
-    subset = request.GET.get("subset") or request.headers.get("x-subset") or "stable"
+    subset = request.GET.get("subset", request.headers.get("x-subset") or "stable")
     check_id(subset, "subset")
     if settings.REQUIRE_API_KEYS and not await _is_staff(request):
         await db(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))

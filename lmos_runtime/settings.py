@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "agents",
     "routing",
@@ -170,6 +171,13 @@ if OPENAI_API_FORMAT == "json_format":
     OPENAI_API_FORMAT = "json_object"
 OPENAI_API_TIMEOUT = env_float("OPENAI_API_TIMEOUT", 15.0, minimum=0.1)
 CLARIFICATION_ENABLED = env_bool("CLARIFICATION_ENABLED", False)
+# Vector router: which offline embedding model(s), and when the best agent is accepted
+# (defaults fitted on the lmos-router train.csv; a channel can override both in the admin).
+ROUTER_EMBEDDING = env_choice("ROUTER_EMBEDDING", "ensemble", ["ensemble", "minilm", "use"])
+ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.25, minimum=-1.0, maximum=1.0)
+ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
+# Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.
+ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
 
 # --- Limits and security --------------------------------------------------------------
 REQUIRE_API_KEYS = env_bool("REQUIRE_API_KEYS", False)
@@ -211,6 +219,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-tenant conversation routing for AI agents (LMOS-compatible).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conversations.schema.constraints_hook",
+    ],
+    # Swagger UI assets from the installed sidecar package: the docs page works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery ---------------------------------------------------------------------------

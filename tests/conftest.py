@@ -51,8 +51,15 @@ def _close_async_orm_connection():
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
-@pytest.fixture
-def live_server_env(django_db_setup):
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def subprocess_env() -> dict[str, str]:
     """Environment for a subprocess (daphne) that must use the test database."""
     import os
 
@@ -70,9 +77,13 @@ def live_server_env(django_db_setup):
 
 
 @pytest.fixture
+def live_server_env(django_db_setup):
+    return subprocess_env()
+
+
+@pytest.fixture
 def live_daphne(live_server_env):
     """A real daphne serving the runtime on a free loopback port."""
-    import socket
     import subprocess
     import sys
     import time
@@ -80,9 +91,7 @@ def live_daphne(live_server_env):
 
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lmos_runtime.asgi:application"],
         cwd=Path(__file__).resolve().parent.parent,

@@ -278,9 +278,10 @@ async def test_fifty_concurrent_turns_all_complete(arc_agent):
         (body(inputContext={"messages": []}), "messages"),
         (body(inputContext={"messages": [{"role": "robot", "content": "hi"}]}), "role"),
         (body(inputContext={"messages": [{"role": "user"}]}), "content"),
-        (body(inputContext={"messages": [{"role": "user", "content": "   "}]}), "last message"),
         (body(systemContext={"channelId": "web/../x"}), "channelId"),
         (body(systemContext={"channelId": "web", "contextParams": "x"}), "contextParams"),
+        (body(inputContext={"messages": [None]}), "messages"),
+        (body(inputContext={"anonymizationEntities": [None]}), "not null"),
     ],
 )
 async def test_bad_requests_are_400_invalid_request(data, fragment):
