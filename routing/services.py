@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -10,45 +11,96 @@ from django.conf import settings
 from lmos_runtime.exceptions import AgentNotFound
 from routing.base import Candidate, Decision, RouteRequest
 
+log = logging.getLogger("routing")
+
+# Strategies whose decision may be overridden by the follow-up rules (the LLM router
+# sees the conversation in its prompt and decides follow-ups itself).
+FOLLOW_UP_STRATEGIES = {"vector", "hybrid"}
+
 
 async def route_query(*, request: RouteRequest, router_type: str | None = None) -> Decision:
     """Decide which agent answers. Returns a Decision with `agent` set, or with
     `clarification` set; raises AgentNotFound when no agent fits and no fallback applies.
+
+    Order: a valid explicitAgent wins; else the strategy (ROUTER_TYPE); then the
+    follow-up rules; if still no agent: the channel's fallback agent, a clarification
+    question (CLARIFICATION_ENABLED), or AgentNotFound.
     """
+    from routing.clarification import clarification_question
+    from routing.followup import follow_up
+    from routing.strategies import get_strategy
+    from routing.strategies.llm import LlmUnavailable, llm_configured
+
     started = time.perf_counter()
     registry = request.registry
+
+    def done(decision: Decision) -> Decision:
+        decision.latency_ms = (time.perf_counter() - started) * 1000
+        return decision
+
     if request.explicit_agent:
         if registry.agent(request.explicit_agent) is None:
             raise AgentNotFound(
                 f"Agent {request.explicit_agent!r} is not installed for channel {registry.channel_id!r}"
             )
-        return Decision(
-            strategy="explicit",
-            agent=request.explicit_agent,
-            candidates=[Candidate(request.explicit_agent, 1.0)],
-            reason="explicitAgent named in the request",
-            latency_ms=(time.perf_counter() - started) * 1000,
+        return done(
+            Decision(
+                strategy="explicit",
+                agent=request.explicit_agent,
+                candidates=[Candidate(request.explicit_agent, 1.0)],
+                reason="explicitAgent named in the request",
+            )
         )
     router_type = router_type or settings.ROUTER_TYPE
-    # Placeholder until the vector/LLM strategies land: a channel with one agent routes to it.
-    if len(registry.agents) == 1:
+    if not registry.agents:
+        raise AgentNotFound(f"No agents are installed for channel {registry.channel_id!r}")
+
+    llm_down: str | None = None
+    if len(registry.agents) == 1 and router_type != "explicit":
         only = registry.agents[0].name
-        return Decision(
-            strategy=router_type,
-            agent=only,
-            candidates=[Candidate(only, 1.0)],
-            reason="only agent of the channel",
-            latency_ms=(time.perf_counter() - started) * 1000,
+        decision = Decision(
+            strategy=router_type, agent=only, candidates=[Candidate(only, 1.0)], reason="only agent of the channel"
         )
+    else:
+        try:
+            decision = await get_strategy(router_type).decide(request)
+        except LlmUnavailable as exc:
+            llm_down = str(exc)
+            log.warning("LLM router unavailable: %s", exc)
+            reason = f"LLM router unavailable: {exc}"
+            decision = Decision(strategy=router_type, agent=None, reason=reason, fallback=True)
+        if router_type in FOLLOW_UP_STRATEGIES:
+            decision = await follow_up(request, decision) or decision
+    if decision.agent:
+        return done(decision)
+
     if registry.fallback_agent and registry.agent(registry.fallback_agent):
-        return Decision(
-            strategy="fallback",
-            agent=registry.fallback_agent,
-            reason="no agent fits; channel fallback agent",
-            fallback=True,
-            latency_ms=(time.perf_counter() - started) * 1000,
+        return done(
+            Decision(
+                strategy="fallback",
+                agent=registry.fallback_agent,
+                candidates=decision.candidates,
+                reason=f"{decision.reason}; channel fallback agent",
+                fallback=True,
+            )
         )
-    raise AgentNotFound(f"No agent fits the query in channel {registry.channel_id!r}")
+    if settings.CLARIFICATION_ENABLED:
+        text = await clarification_question(
+            query=request.query, registry=registry, use_llm=llm_configured() and llm_down is None
+        )
+        return done(
+            Decision(
+                strategy="clarification",
+                agent=None,
+                candidates=decision.candidates,
+                reason=f"{decision.reason}; asked the user to clarify",
+                fallback=llm_down is not None,
+                clarification=text,
+            )
+        )
+    if llm_down is not None:
+        raise AgentNotFound(f"No agent could be chosen: the LLM router is unavailable ({llm_down})")
+    raise AgentNotFound(f"No agent fits the query in channel {registry.channel_id!r}: {decision.reason}")
 
 
 def decision_row(*, decision: Decision, tenant, turn=None, conversation_id: str = "", registry=None):
@@ -64,7 +116,7 @@ def decision_row(*, decision: Decision, tenant, turn=None, conversation_id: str 
         strategy=decision.strategy,
         chosen_agent=decision.agent or "",
         candidates=[c.as_dict() for c in decision.candidates],
-        reason=decision.reason,
+        reason=decision.reason[:2000],
         fallback=decision.fallback,
         latency_ms=decision.latency_ms,
         registry_version=registry.registry_version if registry else None,
