@@ -14,6 +14,7 @@ connection, so no connection is held while the agent (or an LLM) is awaited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ from agents.services import tenant_get_or_create
 from agents.specs import ChannelRegistry
 from conversations.models import Conversation, Turn
 from lmos_runtime import exceptions as errors
+from lmos_runtime import metrics
 from lmos_runtime.db import db
 from routing.base import Decision, RouteRequest
 from routing.services import decision_row, route_query
@@ -342,6 +344,37 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
     stops iterating (client gone), the agent call is cancelled and the turn is stored as
     cancelled.
     """
+    # aclosing: a consumer that stops early must close the inner generator now (marking
+    # the turn cancelled), not whenever it is garbage-collected.
+    with metrics.turn_in_flight():
+        async with contextlib.aclosing(_turn_events(turn_in)) as events:
+            async for event in events:
+                yield event
+
+
+def _observe_failure(turn_in: TurnInput, decision: Decision | None, status: str, started: float) -> None:
+    metrics.turn_observed(
+        tenant=turn_in.tenant_id,
+        channel=turn_in.channel_id,
+        agent=(decision.agent if decision else None) or None,
+        status=status,
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def _route(request: RouteRequest) -> Decision:
+    started = time.perf_counter()
+    try:
+        decision = await route_query(request=request)
+    except errors.AgentNotFound:
+        metrics.routing_observed(strategy="none", seconds=time.perf_counter() - started, outcome="no_agent")
+        raise
+    outcome = "clarification" if decision.clarification else "fallback" if decision.fallback else "agent"
+    metrics.routing_observed(strategy=decision.strategy, seconds=decision.latency_ms / 1000, outcome=outcome)
+    return decision
+
+
+async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
     started = time.perf_counter()
     claim = await _claim(turn_in)
     if claim.action != "proceed":
@@ -359,8 +392,8 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
     finished = False
     try:
         registry = await registry_for_turn(tenant=claim.tenant, channel_id=turn_in.channel_id, subset=turn_in.subset)
-        decision = await route_query(
-            request=RouteRequest(
+        decision = await _route(
+            RouteRequest(
                 query=turn_in.query,
                 messages=turn_in.messages,
                 registry=registry,
@@ -405,6 +438,13 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
             outcome=outcome,
         )
         finished = True
+        metrics.turn_observed(
+            tenant=turn_in.tenant_id,
+            channel=turn_in.channel_id,
+            agent=outcome.agent or None,
+            status="ok",
+            seconds=time.perf_counter() - started,
+        )
         log.info("turn completed", extra=_log_extra(turn_in, agent=outcome.agent))
         yield TurnEvent("done", outcome=outcome)
     except errors.RuntimeApiError as exc:
@@ -419,6 +459,11 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
                 error=exc,
             )
             log.info("turn failed: %s", exc.error_code, extra=_log_extra(turn_in, error_code=exc.error_code))
+            _observe_failure(turn_in, decision, exc.error_code, started)
+            if isinstance(exc, errors.AgentClientError):
+                metrics.agent_error(kind=exc.kind)
+            elif isinstance(exc, errors.AgentTimeout):
+                metrics.agent_error(kind="timeout")
         raise
     except (asyncio.CancelledError, GeneratorExit):
         if not finished:
@@ -433,6 +478,7 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
                     error=errors.RuntimeApiError("The client went away before the turn completed"),
                 )
             )
+            _observe_failure(turn_in, decision, "CANCELLED", started)
         raise
     except Exception as exc:
         error = errors.unexpected_error(exc)
@@ -446,6 +492,7 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
                 registry=registry,
                 error=error,
             )
+            _observe_failure(turn_in, decision, error.error_code, started)
         raise error from exc
 
 

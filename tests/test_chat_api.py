@@ -431,3 +431,23 @@ async def test_agents_registry_view(arc_agent):
     assert [a["name"] for a in data["agents"]] == ["billing-agent", "contracts-agent"]
     assert data["agents"][0]["capabilities"][0]["name"] == "billing-agent-cap"
     assert (await AsyncClient().get("/apis/v1/agents")).status_code == 400
+
+
+async def test_turns_routing_and_agent_errors_are_counted_in_metrics(arc_agent):
+    from prometheus_client import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    good = await arc_agent()
+    await registry({"billing-agent": good.address}, tenant="metrics", fallback="billing-agent")
+    bad = await arc_agent(agents.garbage())
+    await registry({"billing-agent": bad.address}, tenant="metrics2", fallback="billing-agent")
+    ok_before = sample("lmos_turns_total", tenant="metrics", channel="web", agent="billing-agent", status="ok")
+    err_before = sample("lmos_agent_errors_total", kind="protocol")
+    assert (await post(url(tenant="metrics"), body())).status_code == 200
+    assert (await post(url(tenant="metrics2"), body())).status_code == 502
+    assert sample("lmos_turns_total", tenant="metrics", channel="web", agent="billing-agent", status="ok") == (
+        ok_before + 1
+    )
+    assert sample("lmos_agent_errors_total", kind="protocol") == err_before + 1
