@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
+from agents.models import Channel
+from lmos_runtime.exceptions import AgentNotFound
 from routing.models import RoutingDecision
 
 
@@ -17,8 +24,48 @@ def candidates_table(candidates: list[dict]) -> str:
     return format_html("<table><tr><th>agent</th><th>score</th></tr>{}</table>", rows)
 
 
+class TestRoutingForm(forms.Form):
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.filter(active=True).select_related("tenant"),
+        help_text="tenant / channel / subset",
+    )
+    query = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=4000)
+    router = forms.ChoiceField(
+        choices=[("", "ROUTER_TYPE (default)"), *((r, r) for r in ("vector", "llm", "hybrid"))], required=False
+    )
+    current_agent = forms.CharField(required=False, help_text="optional: the conversation's current agent")
+    previous_query = forms.CharField(required=False, help_text="optional: the previous user message")
+
+
+def route_for_admin(*, channel: Channel, query: str, router: str | None, current_agent: str = "", previous: str = ""):
+    """Route `query` as a turn would, without writing anything: (decision or error, every
+    agent's vector score)."""
+    from agents.selectors import channel_registry
+    from routing.base import RouteRequest
+    from routing.services import route_query
+    from routing.strategies.vector import rank
+
+    registry = channel_registry(tenant=channel.tenant, channel_id=channel.channel_id, subset=channel.subset)
+    if registry is None or not registry.agents:
+        return None, "No agents are installed in this channel.", []
+    messages = [{"role": "user", "content": previous}] if previous else []
+    request = RouteRequest(
+        query=query,
+        messages=[*messages, {"role": "user", "content": query}],
+        registry=registry,
+        current_agent=current_agent or None,
+    )
+    try:
+        decision, error = async_to_sync(route_query)(request=request, router_type=router or None), ""
+    except AgentNotFound as exc:
+        decision, error = None, exc.message
+    (scores,) = async_to_sync(rank)(registry, [query])
+    return decision, error, scores
+
+
 @admin.register(RoutingDecision)
 class RoutingDecisionAdmin(admin.ModelAdmin):
+    change_list_template = "admin/routing/routingdecision/change_list.html"
     list_display = (
         "created_at",
         "tenant",
@@ -59,6 +106,44 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_urls(self):
+        extra = [
+            path("test-routing/", self.admin_site.admin_view(self.test_routing_view), name="routing_test_routing"),
+        ]
+        return extra + super().get_urls()
+
+    def test_routing_view(self, request: HttpRequest) -> HttpResponse:
+        """Type a query, see the decision and every agent's score; nothing is stored."""
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        form = TestRoutingForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            decision, error, scores = route_for_admin(
+                channel=data["channel"],
+                query=data["query"],
+                router=data["router"],
+                current_agent=data["current_agent"],
+                previous=data["previous_query"],
+            )
+            result = {
+                "decision": decision,
+                "error": error,
+                "decision_candidates": candidates_table([c.as_dict() for c in decision.candidates]) if decision else "",
+                "scores": candidates_table([{"agent": a, "score": s} for a, s in scores]),
+            }
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Test routing",
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/routing/test_routing.html", context)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
