@@ -25,6 +25,7 @@ from django.utils import timezone
 from agents.models import Agent, Capability, Channel, RegistryTarget, SyncRun, Tenant
 from agents.sources import FetchResult, RegistrySource, SourceError, get_source
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRoutingSpec
+from lmos_runtime.metrics import sync_observed
 
 log = logging.getLogger("agents.sync")
 
@@ -195,6 +196,7 @@ def registry_record_sync(*, fetched: Fetched) -> SyncRun:
             )
     run.duration_ms = (fetched.duration_s + time.monotonic() - t0) * 1000
     run.save(force_insert=True)
+    sync_observed(source=run.source, status=run.status, seconds=run.duration_ms / 1000)
     return run
 
 

@@ -319,3 +319,18 @@ def test_routings_labelled_for_another_tenant_or_duplicated_are_skipped_with_war
 
     assert counts.added == 2 and len(counts.warnings) == 2
     assert list(Agent.objects.values_list("name", flat=True)) == ["billing-agent"]
+
+
+def test_each_sync_is_counted_in_the_metrics(operator):
+    from lmos_runtime.metrics import SYNC_RUNS
+
+    def count(status: str) -> float:
+        samples = [s for metric in SYNC_RUNS.collect() for s in metric.samples if s.name.endswith("_total")]
+        return sum(s.value for s in samples if s.labels == {"source": "operator", "status": status})
+
+    ok, failed = count("ok"), count("failed")
+    sync(operator)
+    operator.behaviours["*"] = Behaviour(status=500)
+    sync(operator, timeout=0.3)
+
+    assert (count("ok"), count("failed")) == (ok + 1, failed + 1)
