@@ -102,6 +102,17 @@ if DATABASE_URL:
 
         raise ImproperlyConfigured(f"Environment variable DATABASE_URL is invalid: {exc}") from None
     _db.setdefault("OPTIONS", {})
+    if _db["ENGINE"].endswith("postgresql"):
+        # A small pool per process: the turn path takes a connection for each short
+        # database block and gives it back before awaiting an agent. With health checks
+        # on, the pool replaces a connection that died (a restarted PostgreSQL) before
+        # handing it out.
+        _db["CONN_HEALTH_CHECKS"] = True
+        _db["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1),
+            "timeout": 10,
+        }
     DATABASES = {"default": _db}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
