@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -204,6 +204,19 @@ def registry_sync_tenant(*, tenant_id: str, subset: str = "stable", source: Regi
     """Fetch one (tenant, subset) from the source and apply it; record a SyncRun."""
     source = source or get_source()
     return registry_record_sync(fetched=registry_fetch(source=source, tenant_id=tenant_id, subset=subset))
+
+
+def registry_sync_tenant_if_due(*, tenant_id: str, subset: str, min_age: float) -> SyncRun | None:
+    """Sync (tenant, subset) unless a sync was attempted less than `min_age` seconds ago.
+
+    Queued syncs do not expire (with many tenants and few workers, the last tenants of a
+    round would never be synced); a backlog drains instead because stale duplicates are
+    dropped here with one query.
+    """
+    since = timezone.now() - timedelta(seconds=min_age)
+    if RegistryTarget.objects.filter(tenant__tenant_id=tenant_id, subset=subset, last_attempt_at__gte=since).exists():
+        return None
+    return registry_sync_tenant(tenant_id=tenant_id, subset=subset)
 
 
 def registry_sync_many(

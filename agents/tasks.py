@@ -1,7 +1,8 @@
 """Celery tasks of the registry: thin wrappers around the sync services.
 
-Beat runs `sync_all_tenants` every AGENT_SYNC_INTERVAL seconds; it fans out one
-`sync_tenant` per (tenant, subset) so that a slow tenant holds only its own task.
+Beat runs `sync_all_tenants` every AGENT_SYNC_INTERVAL seconds (a round still queued when
+the next is due expires); it fans out one `sync_tenant` per (tenant, subset) so that a
+slow tenant holds only its own task.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from agents.services import registry_sync_targets, registry_sync_tenant
+from agents.services import registry_sync_targets, registry_sync_tenant_if_due
 from agents.sources import get_source
 
 
@@ -18,12 +19,13 @@ def sync_all_tenants() -> int:
     """Queue one sync per (tenant, subset); returns how many were queued."""
     targets = registry_sync_targets(source=get_source())
     for tenant_id, subset in targets:
-        # A sync still queued when the next round starts is outdated: let it expire.
-        sync_tenant.apply_async(args=(tenant_id, subset), expires=settings.AGENT_SYNC_INTERVAL)
+        sync_tenant.delay(tenant_id, subset)
     return len(targets)
 
 
 @shared_task(name="agents.tasks.sync_tenant", ignore_result=True)
 def sync_tenant(tenant_id: str, subset: str = "stable") -> str:
-    """Sync one (tenant, subset) from the configured source; returns the SyncRun status."""
-    return registry_sync_tenant(tenant_id=tenant_id, subset=subset).status
+    """Sync one (tenant, subset) from the configured source, unless a sync of it was
+    attempted within the last half interval; returns the SyncRun status or "skipped"."""
+    run = registry_sync_tenant_if_due(tenant_id=tenant_id, subset=subset, min_age=settings.AGENT_SYNC_INTERVAL / 2)
+    return run.status if run is not None else "skipped"

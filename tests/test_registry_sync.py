@@ -334,3 +334,18 @@ def test_each_sync_is_counted_in_the_metrics(operator):
     sync(operator, timeout=0.3)
 
     assert (count("ok"), count("failed")) == (ok + 1, failed + 1)
+
+
+def test_queued_sync_is_skipped_when_the_target_was_just_synced(operator, settings):
+    from agents.services import registry_sync_tenant_if_due
+
+    settings.AGENT_REGISTRY_URL = operator.url
+    settings.REGISTRY_SOURCE = "operator"
+    operator.put(routing_doc("acme", "web"))
+
+    first = registry_sync_tenant_if_due(tenant_id="acme", subset="stable", min_age=30)
+    duplicate = registry_sync_tenant_if_due(tenant_id="acme", subset="stable", min_age=30)
+    due = registry_sync_tenant_if_due(tenant_id="acme", subset="stable", min_age=0)
+
+    assert first.status == "ok" and duplicate is None and due.status == "ok"
+    assert SyncRun.objects.count() == 2
