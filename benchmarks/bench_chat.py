@@ -1,0 +1,402 @@
+"""The chat path under load: overhead against the direct agent call, concurrency against
+a bare async view, and memory after many turns.
+
+Everything runs on 127.0.0.1: a fake Arc agent (its own process), the runtime served by
+daphne with production-like settings (PostgreSQL + Redis when they answer, else the
+embedded default) and the load generators (`wrk` when installed, else an asyncio client).
+
+1. Overhead: one turn through the runtime vs. the same subscription straight to the agent
+   over its WebSocket; explicit and vector routing; concurrency 1 and 32.
+2. Concurrency: agent delay 500 ms, 200 clients for BENCH_SECONDS (default 30 s) with wrk,
+   against the floor (a bare async Django view that only sleeps 500 ms, same server).
+5. Memory: RSS of the web process after warm-up and after BENCH_TURNS (default 10,000) turns.
+
+Prints tables and writes them to benchmarks/RESULTS.md. Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from benchmarks.results import table, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SECONDS = int(os.environ.get("BENCH_SECONDS", "30"))
+TURNS = int(os.environ.get("BENCH_TURNS", "10000"))
+
+TOPICS = [
+    ("billing-agent", "Answers questions about bills, invoices, charges and payments.", "why is my bill so high"),
+    ("contracts-agent", "Handles contracts, tariffs, plan changes and cancellation.", "I want to cancel my contract"),
+    ("techsupport-agent", "Technical support for internet, router and wifi problems.", "my wifi keeps dropping"),
+    ("shipping-agent", "Tracks parcels and deliveries, shipping addresses.", "where is my parcel"),
+    ("account-agent", "Creates, edits and deletes customer accounts, passwords.", "I forgot my password"),
+    ("refund-agent", "Refunds for returned products and cancelled orders.", "I want my money back"),
+    ("order-agent", "Places, changes and cancels orders in the shop.", "I want to order a new phone"),
+    ("newsletter-agent", "Newsletter subscriptions and marketing e-mails.", "unsubscribe me from the newsletter"),
+    ("feedback-agent", "Collects feedback, reviews and complaints about service.", "I want to leave a review"),
+    ("contact-agent", "Opening hours and how to reach customer service.", "how can I call customer service"),
+    ("payment-agent", "Payment methods: credit card, PayPal, bank transfer.", "can I pay with paypal"),
+    ("roaming-agent", "Mobile roaming abroad, international calls and prices.", "how much is roaming in France"),
+]
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _environment(workdir: Path) -> tuple[dict[str, str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
+    env.update(DJANGO_SETTINGS_MODULE="benchmarks.settings", LOG_LEVEL="WARNING", DATA_DIR=str(workdir))
+    env.setdefault("SECRET_KEY", "bench-" + "x" * 40)
+    where = []
+    if "DATABASE_URL" not in env:
+        try:
+            import psycopg
+
+            with psycopg.connect(
+                "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2
+            ) as c:
+                c.execute("DROP DATABASE IF EXISTS lmos_bench_chat WITH (FORCE)")
+                c.execute("CREATE DATABASE lmos_bench_chat")
+            env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/lmos_bench_chat"
+        except Exception:
+            pass
+    where.append("PostgreSQL" if "DATABASE_URL" in env else "SQLite")
+    if "REDIS_URL" not in env:
+        try:
+            import redis
+
+            redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+            env["REDIS_URL"] = "redis://127.0.0.1:6379/9"
+        except Exception:
+            pass
+    where.append("Redis" if "REDIS_URL" in env else "in-memory cache")
+    return env, " + ".join(where)
+
+
+def _start(cmd: list[str], env: dict[str, str], ready: str | None = None) -> subprocess.Popen:
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if ready:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if ready in line:
+                return process
+        raise RuntimeError(f"{cmd} did not start")
+    return process
+
+
+def _wait_http(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _chat_body(query: str, explicit: str | None) -> dict:
+    input_context: dict = {"messages": [{"role": "user", "format": "text", "content": query}]}
+    if explicit:
+        input_context["explicitAgent"] = explicit
+    return {"inputContext": input_context, "systemContext": {"channelId": "web"}, "userContext": {"userId": "u1"}}
+
+
+async def _runtime_turns(base: str, *, concurrency: int, per_worker: int, explicit: bool) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(index: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for turn in range(per_worker):
+                agent, _, query = TOPICS[turn % len(TOPICS)]
+                body = json.dumps(_chat_body(query, agent if explicit else None))
+                headers = {"content-type": "application/json", "x-turn-id": uuid.uuid4().hex}
+                started = time.perf_counter()
+                response = await client.post(
+                    f"/apis/v1/bench/chat/c{index}-{turn}/message", content=body, headers=headers
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    errors += 1
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies, errors
+
+
+async def _direct_turns(address: str, *, concurrency: int, per_worker: int) -> list[float]:
+    """The same subscription straight to the agent, over one open WebSocket per worker."""
+    import websockets
+
+    from agents.client import AGENT_SUBSCRIPTION
+
+    latencies: list[float] = []
+
+    async def worker(index: int) -> None:
+        async with websockets.connect(
+            f"ws://{address}/subscriptions", subprotocols=["graphql-transport-ws"], proxy=None, compression=None
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            await ws.recv()
+            for turn in range(per_worker):
+                sub_id = uuid.uuid4().hex
+                request = {
+                    "messages": [{"role": "user", "content": TOPICS[turn % len(TOPICS)][2], "format": "text"}],
+                    "conversationContext": {"conversationId": f"c{index}", "turnId": sub_id},
+                    "systemContext": [],
+                    "userContext": {"userId": "u1", "profile": []},
+                }
+                frame = {
+                    "type": "subscribe",
+                    "id": sub_id,
+                    "payload": {"query": AGENT_SUBSCRIPTION, "variables": {"agentName": None, "request": request}},
+                }
+                started = time.perf_counter()
+                await ws.send(json.dumps(frame))
+                while json.loads(await ws.recv())["type"] != "complete":
+                    pass
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies
+
+
+def _wrk(url: str, body: dict, *, connections: int, seconds: int, workdir: Path) -> dict[str, float]:
+    script = workdir / "post.lua"
+    script.write_text(
+        """
+counter = 0
+math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+local prefix = tostring(math.random(1, 1000000000))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[%s]]
+request = function()
+  counter = counter + 1
+  wrk.headers["x-turn-id"] = prefix .. "-" .. counter
+  return wrk.format(nil, "/apis/v1/bench/chat/" .. prefix .. "-" .. counter .. "/message")
+end
+"""
+        % json.dumps(body)
+    )
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url]
+    if "/chat/" in url or url.endswith("/message"):
+        cmd[1:1] = ["-s", str(script)]
+    else:
+        cmd[1:1] = ["-s", str(workdir / "sleep.lua")]
+        (workdir / "sleep.lua").write_text('wrk.method = "POST"\nwrk.body = "{}"\n')
+    output = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return {"rps": rps, "errors": errors}
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")
+    import django
+
+    django.setup()
+    workdir = Path(tempfile.mkdtemp(prefix="lmos-bench-"))
+    env, backends = _environment(workdir)
+    fast_port, slow_port, web_port = _free_port(), _free_port(), _free_port()
+    processes: list[subprocess.Popen] = []
+    try:
+        processes.append(_start([PY, "-m", "benchmarks.fake_agent", "--port", str(fast_port)], env, "ready"))
+        processes.append(
+            _start([PY, "-m", "benchmarks.fake_agent", "--port", str(slow_port), "--delay", "0.5"], env, "ready")
+        )
+        groups = [
+            {
+                "name": name,
+                "description": description,
+                "capabilities": [
+                    {"name": f"{name}-main", "description": description, "host": f"127.0.0.1:{fast_port}"}
+                ],
+            }
+            for name, description, _ in TOPICS
+        ]
+        groups.append(
+            {
+                "name": "slow-agent",
+                "description": "An agent that takes half a second.",
+                "capabilities": [{"name": "slow", "description": "slow", "host": f"127.0.0.1:{slow_port}"}],
+            }
+        )
+        registry = {
+            "channelRoutings": [
+                {
+                    "metadata": {"name": "bench", "labels": {"tenant": "bench", "channel": "web", "subset": "stable"}},
+                    "spec": {"capabilityGroups": groups},
+                }
+            ]
+        }
+        registry_file = workdir / "registry.yaml"
+        registry_file.write_text(json.dumps(registry))
+        env.update(REGISTRY_SOURCE="file", AGENT_REGISTRY_FILE=str(registry_file), AGENT_SYNC_INTERVAL="3600")
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([PY, "manage.py", "sync_agents"], cwd=ROOT, env=env, check=True, capture_output=True)
+        web = _start([PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "lmos_runtime.asgi:application"], env)
+        processes.append(web)
+        base = f"http://127.0.0.1:{web_port}"
+        _wait_http(f"{base}/health/liveness")
+        print(f"runtime on {base} ({backends}); agents on {fast_port} (0 ms) and {slow_port} (500 ms)", flush=True)
+
+        # Warm-up: model load, pools, caches.
+        asyncio.run(_runtime_turns(base, concurrency=4, per_worker=25, explicit=False))
+        rss_warm = _rss_mb(web.pid)
+
+        rows = []
+        address = f"127.0.0.1:{fast_port}"
+        for concurrency, per_worker in ((1, 300), (32, 30)):
+            direct = asyncio.run(_direct_turns(address, concurrency=concurrency, per_worker=per_worker))
+            for routing, explicit in (("explicit", True), ("vector", False)):
+                runtime, errors = asyncio.run(
+                    _runtime_turns(base, concurrency=concurrency, per_worker=per_worker, explicit=explicit)
+                )
+                d50, d99 = _percentile(direct, 50), _percentile(direct, 99)
+                r50, r99 = _percentile(runtime, 50), _percentile(runtime, 99)
+                rows.append(
+                    [
+                        routing,
+                        concurrency,
+                        len(runtime),
+                        f"{d50:.2f}",
+                        f"{d99:.2f}",
+                        f"{r50:.2f}",
+                        f"{r99:.2f}",
+                        f"{r50 - d50:.2f}",
+                        f"{r99 - d99:.2f}",
+                        errors,
+                    ]
+                )
+        overhead = table(
+            [
+                "routing",
+                "concurrency",
+                "turns",
+                "direct p50 ms",
+                "direct p99 ms",
+                "runtime p50 ms",
+                "runtime p99 ms",
+                "added p50 ms",
+                "added p99 ms",
+                "errors",
+            ],
+            rows,
+        )
+        print(overhead, flush=True)
+
+        concurrency_rows = []
+        if shutil.which("wrk"):
+            floor = _wrk(f"{base}/bench/sleep?s=0.5", {}, connections=200, seconds=SECONDS, workdir=workdir)
+            chat = _wrk(
+                f"{base}/apis/v1/bench/chat/x/message",
+                _chat_body("hello", "slow-agent"),
+                connections=200,
+                seconds=SECONDS,
+                workdir=workdir,
+            )
+            concurrency_rows = [
+                ["floor: async view sleeping 500 ms", f"{floor['rps']:.1f}", floor["errors"], "100 %"],
+                [
+                    "chat turn, agent delay 500 ms",
+                    f"{chat['rps']:.1f}",
+                    chat["errors"],
+                    f"{100 * chat['rps'] / floor['rps']:.1f} %",
+                ],
+            ]
+            concurrency_table = table(["200 clients, %d s" % SECONDS, "req/s", "errors", "of floor"], concurrency_rows)
+        else:
+            concurrency_table = "wrk is not installed (apt-get install wrk): concurrency benchmark skipped."
+        print(concurrency_table, flush=True)
+
+        per_worker = max(1, TURNS // 32)
+        started = time.monotonic()
+        _, errors = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker, explicit=True))
+        elapsed = time.monotonic() - started
+        rss_after = _rss_mb(web.pid)
+        _, errors2 = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker // 2, explicit=True))
+        rss_later = _rss_mb(web.pid)
+        memory = table(
+            [
+                "after warm-up MB",
+                f"after {32 * per_worker} turns MB",
+                f"after {32 * (per_worker // 2)} more MB",
+                "turns/s",
+                "errors",
+            ],
+            [
+                [
+                    f"{rss_warm:.0f}",
+                    f"{rss_after:.0f}",
+                    f"{rss_later:.0f}",
+                    f"{32 * per_worker / elapsed:.0f}",
+                    errors + errors2,
+                ]
+            ],
+        )
+        print(memory, flush=True)
+
+        write_section(
+            "chat",
+            "## Chat path (issue 8)\n\n"
+            f"Runtime: daphne, {backends}; fake Arc agent in its own process; clients on the same 2 cores.\n\n"
+            "### 1. Overhead against the direct agent call\n\n"
+            "Targets: explicit routing adds < 5 ms at p50 (concurrency 1) and < 25 ms at p99 (concurrency 32); "
+            "vector routing adds no more than its routing latency on top.\n\n"
+            f"{overhead}\n\n"
+            "### 2. Concurrency (wrk)\n\nTarget: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
+            f"{concurrency_table}\n\n"
+            "### 5. Memory of the web process\n\nTarget: no growth after warm-up.\n\n"
+            f"{memory}\n",
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
