@@ -187,7 +187,7 @@ CLARIFICATION_ENABLED = env_bool("CLARIFICATION_ENABLED", False)
 # Vector router: which offline embedding model(s), and when the best agent is accepted
 # (defaults fitted on the lmos-router train.csv; a channel can override both in the admin).
 ROUTER_EMBEDDING = env_choice("ROUTER_EMBEDDING", "ensemble", ["ensemble", "minilm", "use"])
-ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.25, minimum=-1.0, maximum=1.0)
+ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.22, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.
 ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)

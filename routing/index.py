@@ -6,7 +6,9 @@ written as words ("check_invoice" → "check invoice") and its examples. An agen
 for a query mixes the best-matching of its texts with the centroid of all of them
 (`MAX_WEIGHT`, fitted on the lmos-router train.csv): the maximum catches a close
 example, the centroid keeps one odd text from dominating. With several encoders the
-agent scores are averaged.
+agent scores are averaged, each encoder weighted by the square of its own best score:
+a model that understands the query (USE on German) outweighs one that does not (MiniLM
+on German), and on English both count about the same.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.specs import AgentSpec, ChannelRegistry
-from routing.embeddings import Embedder
+from routing.embeddings import Embedder, release_memory
 
 MAX_WEIGHT = 0.8
+CONFIDENCE_POWER = 2.0
 # Indexes kept per process; an index of 12 agents is ~100 KB, of 1,000 agents ~10 MB.
 CACHE_SIZE = 64
 
@@ -74,11 +77,16 @@ class AgentIndex:
     def scores(self, query_vectors: list[np.ndarray]) -> np.ndarray:
         """Score of every agent (in `self.agents` order) for one embedded query."""
         total = np.zeros(len(self.agents), dtype=np.float32)
+        weights = 0.0
         for index, vector in zip(self.per_encoder, query_vectors, strict=True):
             q = vector.reshape(-1)
             best = np.maximum.reduceat(index.texts @ q, index.starts)
-            total += MAX_WEIGHT * best + (1.0 - MAX_WEIGHT) * (index.centroids @ q)
-        return total / len(self.per_encoder)
+            scores = MAX_WEIGHT * best + (1.0 - MAX_WEIGHT) * (index.centroids @ q)
+            # An encoder that finds nothing close (MiniLM on a German query) gets less say.
+            weight = max(float(scores.max()), 1e-3) ** CONFIDENCE_POWER
+            total += weight * scores
+            weights += weight
+        return total / weights
 
     def ranked(self, query_vectors: list[np.ndarray], limit: int | None = None) -> list[tuple[str, float]]:
         scores = self.scores(query_vectors)
@@ -110,6 +118,7 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
         per_encoder.append(
             _EncoderIndex(texts=matrix, starts=np.array(starts, dtype=np.int64), centroids=centroids.astype(np.float32))
         )
+    release_memory()
     return AgentIndex(
         agents=names, per_encoder=per_encoder, n_texts=len(texts), build_ms=(time.perf_counter() - started) * 1000
     )

@@ -182,7 +182,7 @@ async def test_llm_down_with_clarification_enabled_uses_the_template(llm, settin
 async def test_clarification_is_asked_by_the_llm_when_configured(llm, settings):
     settings.CLARIFICATION_ENABLED = True
     llm.script = ["Do you need help with a bill, an order or your account?"]
-    decision = await route_query(request=request_for("tell me a joke about cats"), router_type="vector")
+    decision = await route_query(request=request_for("who won the football match yesterday"), router_type="vector")
     assert decision.strategy == "clarification"
     assert decision.clarification == "Do you need help with a bill, an order or your account?"
 
