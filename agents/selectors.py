@@ -18,7 +18,9 @@ from agents.models import Agent, Capability, Channel, RegistryTarget, Tenant
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
 from lmos_runtime.db import db
 
-_cache: dict[tuple[str, str, str], ChannelRegistry] = {}
+# Keyed by the tenant row (not only its id): a tenant deleted and made again starts at
+# version 0 again and must not hit the old entry.
+_cache: dict[tuple[int, str, str], ChannelRegistry] = {}
 _lock = threading.Lock()
 
 
@@ -64,7 +66,7 @@ def channel_registry(*, tenant: Tenant, channel_id: str, subset: str) -> Channel
     `tenant` must be freshly read (its registry_version is the cache key). Costs one query
     when cached, three when not.
     """
-    key = (tenant.tenant_id, channel_id, subset)
+    key = (tenant.pk, channel_id, subset)
     cached = _cache.get(key)
     if cached is not None and cached.registry_version == tenant.registry_version:
         return cached

@@ -55,7 +55,7 @@ TOPICS = [
 
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def _free_port() -> int:
@@ -195,22 +195,20 @@ async def _direct_turns(address: str, *, concurrency: int, per_worker: int) -> l
 
 def _wrk(url: str, body: dict, *, connections: int, seconds: int, workdir: Path) -> dict[str, float]:
     script = workdir / "post.lua"
-    script.write_text(
-        """
+    lua = """
 counter = 0
 math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 local prefix = tostring(math.random(1, 1000000000))
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[%s]]
+wrk.body = [[BODY]]
 request = function()
   counter = counter + 1
   wrk.headers["x-turn-id"] = prefix .. "-" .. counter
   return wrk.format(nil, "/apis/v1/bench/chat/" .. prefix .. "-" .. counter .. "/message")
 end
 """
-        % json.dumps(body)
-    )
+    script.write_text(lua.replace("BODY", json.dumps(body)))
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url]
     if "/chat/" in url or url.endswith("/message"):
         cmd[1:1] = ["-s", str(script)]
@@ -342,7 +340,7 @@ def main() -> None:
                     f"{100 * chat['rps'] / floor['rps']:.1f} %",
                 ],
             ]
-            concurrency_table = table(["200 clients, %d s" % SECONDS, "req/s", "errors", "of floor"], concurrency_rows)
+            concurrency_table = table([f"200 clients, {SECONDS} s", "req/s", "errors", "of floor"], concurrency_rows)
         else:
             concurrency_table = "wrk is not installed (apt-get install wrk): concurrency benchmark skipped."
         print(concurrency_table, flush=True)
@@ -382,7 +380,8 @@ def main() -> None:
             "Targets: explicit routing adds < 5 ms at p50 (concurrency 1) and < 25 ms at p99 (concurrency 32); "
             "vector routing adds no more than its routing latency on top.\n\n"
             f"{overhead}\n\n"
-            "### 2. Concurrency (wrk)\n\nTarget: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
+            "### 2. Concurrency (wrk)\n\n"
+            "Target: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
             f"{concurrency_table}\n\n"
             "### 5. Memory of the web process\n\nTarget: no growth after warm-up.\n\n"
             f"{memory}\n",

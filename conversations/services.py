@@ -32,7 +32,7 @@ from agents.auth import api_key_authorize
 from agents.client import AgentCall, agent_stream
 from agents.models import Tenant
 from agents.selectors import registry_for_turn
-from agents.services import tenant_get_or_create
+from agents.services import registry_note_traffic
 from agents.specs import ChannelRegistry
 from conversations.models import Conversation, Turn
 from lmos_runtime import exceptions as errors
@@ -134,7 +134,7 @@ def _stored_result(turn: Turn) -> dict[str, Any]:
 def _turn_claim(turn_in: TurnInput) -> _Claim:
     if settings.REQUIRE_API_KEYS:
         api_key_authorize(tenant_id=turn_in.tenant_id, authorization=turn_in.authorization)
-    tenant = tenant_get_or_create(tenant_id=turn_in.tenant_id)
+    tenant = registry_note_traffic(tenant_id=turn_in.tenant_id, subset=turn_in.subset)
     conversation, _ = Conversation.objects.get_or_create(
         tenant=tenant,
         conversation_id=turn_in.conversation_id,

@@ -8,9 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from agents.scheduler import start_embedded_sync  # noqa: E402
 from conversations.websocket_urls import websocket_urlpatterns  # noqa: E402
+
+# Without REDIS_URL there is no Celery beat: the web process syncs the registry itself.
+if settings.EMBEDDED_SYNC:
+    start_embedded_sync()
 
 application = ProtocolTypeRouter(
     {

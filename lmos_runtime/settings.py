@@ -8,6 +8,7 @@ an in-memory channel layer, so `make run` needs no services.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -128,7 +129,8 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             # A file, not shared-cache memory: tests then see the same WAL locking as production.
-            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+            # One file per test run, so that two runs at once do not share it.
+            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -160,6 +162,8 @@ LMOS_TENANTS = env_list("LMOS_TENANTS")
 LMOS_SUBSETS = env_list("LMOS_SUBSETS", ["stable"])
 LMOS_NAMESPACE = env_str("LMOS_NAMESPACE")
 AGENT_SYNC_INTERVAL = env_float("AGENT_SYNC_INTERVAL", 30.0, minimum=1)
+# Without REDIS_URL (no Celery beat) the web process runs the sync on a timer itself.
+EMBEDDED_SYNC = env_bool("EMBEDDED_SYNC", True)
 AGENT_TIMEOUT = env_float("AGENT_TIMEOUT", 30.0, minimum=0.01)
 AGENT_CONNECT_TIMEOUT = env_float("AGENT_CONNECT_TIMEOUT", 5.0, minimum=0.01)
 # Agent WebSockets are reused: up to AGENT_POOL_SIZE per (agent, subset), each carrying up

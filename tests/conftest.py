@@ -3,6 +3,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+# Tests sync the registry themselves; no timer thread may write to the test database.
+settings.EMBEDDED_SYNC = False
+
 
 def pytest_report_header(config) -> list[str]:
     db = settings.DATABASES["default"]
@@ -64,7 +67,12 @@ def subprocess_env() -> dict[str, str]:
     import os
 
     db = settings.DATABASES["default"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "lmos_runtime.settings", "SECRET_KEY": "test-" + "x" * 40}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "lmos_runtime.settings",
+        "SECRET_KEY": "test-" + "x" * 40,
+        "EMBEDDED_SYNC": "false",
+    }
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = (
             f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"

@@ -149,20 +149,25 @@ def test_postgres_restarted_between_two_turns_next_turn_succeeds(own_postgres, t
         assert second.status_code == 200, second.text
         assert httpx.get(f"{base}/health/readiness", timeout=5).status_code == 200
         # Stored exactly once each.
-        history_turns = subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "shell",
-                "-c",
-                "from conversations.models import Turn; print(sorted(Turn.objects.values_list('turn_id', 'status')))",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip().splitlines()[-1]
+        history_turns = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "shell",
+                    "-c",
+                    "from conversations.models import Turn; "
+                    "print(sorted(Turn.objects.values_list('turn_id', 'status')))",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         assert history_turns == "[('t1', 'completed'), ('t2', 'completed')]"
 
         own_postgres.pg_ctl("stop", "-m", "fast")
