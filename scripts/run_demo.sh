@@ -16,6 +16,11 @@ export AGENT_REGISTRY_FILE=${AGENT_REGISTRY_FILE:-demo/registry.yaml}
 "$PY" manage.py run_demo_agents &
 AGENTS_PID=$!
 trap 'kill $AGENTS_PID 2>/dev/null || true' EXIT INT TERM
+sleep 2
+if ! kill -0 "$AGENTS_PID" 2>/dev/null; then
+  echo "The demo agents did not start (are ports 9101-9103 in use by another 'make run'?)." >&2
+  exit 1
+fi
 
 cat <<MSG
 
