@@ -107,6 +107,7 @@ class _Claim:
     tenant: Tenant
     turn_pk: int
     conversation_pk: int
+    conversation_id: str = ""
     current_agent: str = ""
     history: list[dict[str, str]] = field(default_factory=list)
     stored: dict[str, Any] = field(default_factory=dict)
@@ -135,7 +136,7 @@ def _turn_claim(turn_in: TurnInput) -> _Claim:
     if settings.REQUIRE_API_KEYS:
         api_key_authorize(tenant_id=turn_in.tenant_id, authorization=turn_in.authorization)
     tenant = registry_note_traffic(tenant_id=turn_in.tenant_id, subset=turn_in.subset)
-    conversation, _ = Conversation.objects.get_or_create(
+    conversation, new_conversation = Conversation.objects.get_or_create(
         tenant=tenant,
         conversation_id=turn_in.conversation_id,
         defaults={"channel_id": turn_in.channel_id, "subset": turn_in.subset, "user_id": turn_in.user_id},
@@ -167,10 +168,16 @@ def _turn_claim(turn_in: TurnInput) -> _Claim:
                 "different body"
             ) from None
         action = _retry_action(turn)
-    claim = _Claim(action=action, tenant=tenant, turn_pk=turn.pk, conversation_pk=conversation.pk)
+    claim = _Claim(
+        action=action,
+        tenant=tenant,
+        turn_pk=turn.pk,
+        conversation_pk=conversation.pk,
+        conversation_id=conversation.conversation_id,
+    )
     if action == "replay":
         claim.stored = _stored_result(turn)
-    elif action == "proceed":
+    elif action == "proceed" and not new_conversation:
         claim.current_agent = conversation.current_agent
         previous = (
             Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
@@ -232,12 +239,12 @@ def _turn_finish(
     with transaction.atomic():
         Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk).update(**fields)
         if decision is not None:
-            turn = Turn(pk=claim.turn_pk)
-            conversation_id = Conversation.objects.filter(pk=claim.conversation_pk).values_list(
-                "conversation_id", flat=True
-            )[0]
             decision_row(
-                decision=decision, tenant=claim.tenant, turn=turn, conversation_id=conversation_id, registry=registry
+                decision=decision,
+                tenant=claim.tenant,
+                turn=Turn(pk=claim.turn_pk),
+                conversation_id=claim.conversation_id,
+                registry=registry,
             ).save()
         if status == Turn.Status.COMPLETED and decision is not None and decision.agent:
             Conversation.objects.filter(tenant=claim.tenant, pk=claim.conversation_pk).update(
