@@ -18,6 +18,13 @@ from conversations.websocket_urls import websocket_urlpatterns  # noqa: E402
 if settings.EMBEDDED_SYNC:
     start_embedded_sync()
 
+if settings.ROUTER_PRELOAD and settings.ROUTER_TYPE in ("vector", "hybrid"):
+    import threading
+
+    from routing.embeddings import get_embedder
+
+    threading.Thread(target=get_embedder, name="router-preload", daemon=True).start()
+
 application = ProtocolTypeRouter(
     {
         # Serves the admin's CSS/JS under STATIC_URL only; every other path goes to Django.

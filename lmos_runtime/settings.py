@@ -65,6 +65,8 @@ MIDDLEWARE = [
     # First: probes and /metrics answer before ALLOWED_HOSTS checks (probes use the pod IP).
     "lmos_runtime.health.probes_middleware",
     "corsheaders.middleware.CorsMiddleware",
+    # The chat API's hot endpoints skip the synchronous middleware below (see the module).
+    "conversations.middleware.api_fast_path",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -191,6 +193,8 @@ CLARIFICATION_ENABLED = env_bool("CLARIFICATION_ENABLED", False)
 # Vector router: which offline embedding model(s), and when the best agent is accepted
 # (defaults fitted on the lmos-router train.csv; a channel can override both in the admin).
 ROUTER_EMBEDDING = env_choice("ROUTER_EMBEDDING", "ensemble", ["ensemble", "minilm", "use"])
+# Load the embedding models when the web process starts (in a thread), not on the first turn.
+ROUTER_PRELOAD = env_bool("ROUTER_PRELOAD", True)
 ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.22, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.

@@ -5,6 +5,7 @@ from django.conf import settings
 
 # Tests sync the registry themselves; no timer thread may write to the test database.
 settings.EMBEDDED_SYNC = False
+settings.ROUTER_PRELOAD = False
 
 
 def pytest_report_header(config) -> list[str]:
@@ -72,6 +73,7 @@ def subprocess_env() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "lmos_runtime.settings",
         "SECRET_KEY": "test-" + "x" * 40,
         "EMBEDDED_SYNC": "false",
+        "ROUTER_PRELOAD": "false",
     }
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = (
