@@ -15,17 +15,34 @@ def main() -> None:
     import django
 
     django.setup()
-    from agents.arc_server import ArcServer, agent_result
+    import random
+
+    from agents.arc_server import ArcServer, CloseSocket, SendError, SendRaw, agent_result
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--faults", type=float, default=0.0, help="fraction of calls that fail, at random")
+    parser.add_argument("--hang", type=float, default=5.0, help="seconds a 'hanging' fault waits")
     args = parser.parse_args()
 
     async def behaviour(request, headers):
         if args.delay:
             await asyncio.sleep(args.delay)
-        yield agent_result("ok")
+        context = (request.get("request") or {}).get("conversationContext") or {}
+        if args.faults and random.random() < args.faults:
+            fault = random.choice(["error", "garbage", "close", "hang"])
+            if fault == "error":
+                yield SendError("injected fault")
+            elif fault == "garbage":
+                yield SendRaw("{not json")
+            elif fault == "close":
+                yield CloseSocket()
+            else:
+                await asyncio.sleep(args.hang)
+            return
+        # The answer names the turn it answers, so a soak can check nothing got mixed up.
+        yield agent_result(f"ok {context.get('conversationId')}/{context.get('turnId')}")
 
     async def serve() -> None:
         await ArcServer(behaviour, port=args.port).start()

@@ -456,17 +456,8 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
         yield TurnEvent("done", outcome=outcome)
     except errors.RuntimeApiError as exc:
         if not finished:
-            finished = True
-            await _finish(
-                claim=claim,
-                status=Turn.Status.FAILED,
-                started=started,
-                decision=decision,
-                registry=registry,
-                error=exc,
-            )
+            await _fail(claim, turn_in, Turn.Status.FAILED, exc, started, decision, registry)
             log.info("turn failed: %s", exc.error_code, extra=_log_extra(turn_in, error_code=exc.error_code))
-            _observe_failure(turn_in, decision, exc.error_code, started)
             if isinstance(exc, errors.AgentClientError):
                 metrics.agent_error(kind=exc.kind)
             elif isinstance(exc, errors.AgentTimeout):
@@ -474,33 +465,30 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
         raise
     except (asyncio.CancelledError, GeneratorExit):
         if not finished:
-            finished = True
-            await asyncio.shield(
-                _finish(
-                    claim=claim,
-                    status=Turn.Status.CANCELLED,
-                    started=started,
-                    decision=decision,
-                    registry=registry,
-                    error=errors.RuntimeApiError("The client went away before the turn completed"),
-                )
-            )
-            _observe_failure(turn_in, decision, "CANCELLED", started)
+            gone = errors.RuntimeApiError("The client went away before the turn completed")
+            gone.error_code = "CANCELLED"
+            # Shielded: the task is being cancelled, but the turn must still be stored so.
+            await asyncio.shield(_fail(claim, turn_in, Turn.Status.CANCELLED, gone, started, decision, registry))
         raise
     except Exception as exc:
         error = errors.unexpected_error(exc)
         if not finished:
-            finished = True
-            await _finish(
-                claim=claim,
-                status=Turn.Status.FAILED,
-                started=started,
-                decision=decision,
-                registry=registry,
-                error=error,
-            )
-            _observe_failure(turn_in, decision, error.error_code, started)
+            await _fail(claim, turn_in, Turn.Status.FAILED, error, started, decision, registry)
         raise error from exc
+
+
+async def _fail(
+    claim: _Claim,
+    turn_in: TurnInput,
+    status: str,
+    error: errors.RuntimeApiError,
+    started: float,
+    decision: Decision | None,
+    registry: ChannelRegistry | None,
+) -> None:
+    """Store a turn that did not complete, and count it."""
+    await _finish(claim=claim, status=status, started=started, decision=decision, registry=registry, error=error)
+    _observe_failure(turn_in, decision, error.error_code, started)
 
 
 def conversations_purge(*, older_than_days: int, tenant: Tenant | None = None) -> tuple[int, int]:

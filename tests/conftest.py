@@ -91,41 +91,59 @@ def live_server_env(django_db_setup):
     return subprocess_env()
 
 
-@pytest.fixture
-def live_daphne(live_server_env):
-    """A real daphne serving the runtime on a free loopback port."""
+def start_daphne(env: dict[str, str]):
+    """Start daphne serving the runtime on a free loopback port; returns (process, base URL).
+
+    Its output goes to a temporary file (a pipe nobody reads would fill and stall it)."""
     import subprocess
     import sys
+    import tempfile
     import time
     from pathlib import Path
 
     import httpx
 
     port = free_port()
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lmos_runtime.asgi:application"],
         cwd=Path(__file__).resolve().parent.parent,
-        env=live_server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(f"{base}/apis/v1/ping", timeout=1)
-            break
+            httpx.get(f"{base}/health/liveness", timeout=1)
+            return process, base
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError("daphne did not start: " + process.stderr.read().decode()[-2000:]) from None
+                log.seek(0)
+                raise RuntimeError("daphne did not start: " + log.read().decode()[-2000:]) from None
             time.sleep(0.2)
+
+
+def stop_processes(*processes) -> None:
+    import subprocess
+
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def live_daphne(live_server_env):
+    """A real daphne serving the runtime (on the test database) on a free loopback port."""
+    process, base = start_daphne(live_server_env)
     yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_processes(process)
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +154,21 @@ def _fresh_circuit_breaker():
     breaker.open_until.clear()
     breaker.probing.clear()
     yield
+
+
+def settings_env_vars() -> set[str]:
+    """Every environment variable lmos_runtime/settings.py reads (the first argument of its
+    env_* calls; aliases such as LLM_MODEL_NAME are alternative spellings, not settings)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parent.parent / "lmos_runtime" / "settings.py").read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.startswith("env_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }

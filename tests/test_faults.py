@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, start_daphne, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -81,6 +81,21 @@ def own_postgres():
     server.destroy()
 
 
+def _wait_for_ports(*ports: int, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nothing listens on {port}") from None
+                time.sleep(0.1)
+
+
 def _chat(base: str, turn: str, agent: str = "billing-agent") -> httpx.Response:
     body = {
         "inputContext": {"messages": [{"role": "user", "content": "hello"}], "explicitAgent": agent},
@@ -114,32 +129,16 @@ def test_postgres_restarted_between_two_turns_next_turn_succeeds(own_postgres, t
     (tmp_path / "registry.yaml").write_text(registry)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
     subprocess.run([sys.executable, "manage.py", "sync_agents"], cwd=ROOT, env=env, check=True, capture_output=True)
-    web_port = free_port()
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "run_demo_agents", "--base-port", str(agents_port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "lmos_runtime.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
-    base = f"http://127.0.0.1:{web_port}"
+    agents = subprocess.Popen(
+        [sys.executable, "manage.py", "run_demo_agents", "--base-port", str(agents_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for_ports(agents_port, agents_port + 1, agents_port + 2)
+    web, base = start_daphne(env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/health/liveness", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
         first = _chat(base, "t1")
         assert first.status_code == 200, first.text
 
@@ -178,7 +177,4 @@ def test_postgres_restarted_between_two_turns_next_turn_succeeds(own_postgres, t
         own_postgres.pg_ctl("start")
         assert _chat(base, "t4").status_code == 200
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+        stop_processes(web, agents)

@@ -5,7 +5,6 @@ strict, offline)."""
 
 from __future__ import annotations
 
-import ast
 import base64
 import os
 import subprocess
@@ -19,6 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.conftest import settings_env_vars
+
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "lmos-runtime"
 SCENARIOS = {path.name.removesuffix("-values.yaml"): path for path in sorted((CHART / "ci").glob("*-values.yaml"))}
@@ -26,21 +27,6 @@ KUBE_VERSION = "1.31.0"
 RELEASE, NAMESPACE = "demo", "lmos"
 SECRET_SETTINGS = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY"}
 HOOK = "helm.sh/hook"
-
-
-def settings_env_vars() -> set[str]:
-    """Every environment variable lmos_runtime/settings.py reads (the first argument of its
-    env_* calls; aliases such as LLM_MODEL_NAME are alternative spellings, not settings)."""
-    tree = ast.parse((ROOT / "lmos_runtime" / "settings.py").read_text())
-    return {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id.startswith("env_")
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-    }
 
 
 def scenario_values(name: str) -> dict[str, Any]:

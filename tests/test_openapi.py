@@ -31,38 +31,15 @@ def test_openapi_schema_is_valid_and_served():
 def fuzz_base_url(django_db_setup, django_db_blocker, tmp_path_factory):
     """One daphne for the whole module, on the test database, with an empty file registry
     (no operator to call)."""
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import httpx
-
-    from tests.conftest import free_port, subprocess_env
+    from tests.conftest import start_daphne, stop_processes, subprocess_env
 
     registry = tmp_path_factory.mktemp("fuzz") / "registry.yaml"
     registry.write_text("channelRoutings: []\n")
     env = subprocess_env()
     env.update(REGISTRY_SOURCE="file", AGENT_REGISTRY_FILE=str(registry), LOG_LEVEL="ERROR")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lmos_runtime.asgi:application"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/apis/v1/ping", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.2)
+    process, base = start_daphne(env)
     yield base
-    process.terminate()
-    process.wait(timeout=10)
+    stop_processes(process)
 
 
 @pytest.mark.django_db(transaction=True)

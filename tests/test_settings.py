@@ -99,19 +99,11 @@ def test_json_format_spelling_means_json_object():
 
 
 def test_every_setting_is_documented_in_the_readme_configuration_table():
-    import ast
     import re
 
-    tree = ast.parse((ROOT / "lmos_runtime" / "settings.py").read_text())
-    names = {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id.startswith("env_")
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-    }
+    from tests.conftest import settings_env_vars
+
+    names = settings_env_vars()
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([A-Z_]+)`", table, flags=re.MULTILINE))
