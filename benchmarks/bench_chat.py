@@ -209,7 +209,7 @@ request = function()
 end
 """
     script.write_text(lua.replace("BODY", json.dumps(body)))
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url]
+    cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url]
     if "/chat/" in url or url.endswith("/message"):
         cmd[1:1] = ["-s", str(script)]
     else:
@@ -345,6 +345,49 @@ def main() -> None:
             concurrency_table = "wrk is not installed (apt-get install wrk): concurrency benchmark skipped."
         print(concurrency_table, flush=True)
 
+        # 4. Turn latency while a sync of 1,000 channels x 5 agents runs in another process.
+        big = [
+            {
+                "metadata": {"name": f"big-{c}", "labels": {"tenant": "big", "channel": f"ch-{c}", "subset": "stable"}},
+                "spec": {
+                    "capabilityGroups": [
+                        {
+                            "name": f"agent-{c}-{a}",
+                            "description": f"Agent {a} of channel {c}",
+                            "capabilities": [{"name": "cap", "description": "cap", "host": f"127.0.0.1:{fast_port}"}],
+                        }
+                        for a in range(5)
+                    ]
+                },
+            }
+            for c in range(1000)
+        ]
+        registry["channelRoutings"].extend(big)
+        registry_file.write_text(json.dumps(registry))
+        quiet, _ = asyncio.run(_runtime_turns(base, concurrency=1, per_worker=200, explicit=True))
+        sync = subprocess.Popen(
+            [PY, "manage.py", "sync_agents", "--tenant", "big"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        )
+        during: list[float] = []
+        sync_started = time.monotonic()
+        while sync.poll() is None:
+            batch, _ = asyncio.run(_runtime_turns(base, concurrency=1, per_worker=20, explicit=True))
+            during.extend(batch)
+        sync_seconds = time.monotonic() - sync_started
+        registry_table = table(
+            ["turns (explicit, concurrency 1)", "turns", "p50 ms", "p99 ms"],
+            [
+                ["without a sync", len(quiet), f"{_percentile(quiet, 50):.2f}", f"{_percentile(quiet, 99):.2f}"],
+                [
+                    f"during a 1,000-channel sync ({sync_seconds:.1f} s)",
+                    len(during),
+                    f"{_percentile(during, 50):.2f}",
+                    f"{_percentile(during, 99):.2f}",
+                ],
+            ],
+        )
+        print(registry_table, flush=True)
+
         per_worker = max(1, TURNS // 32)
         started = time.monotonic()
         _, errors = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker, explicit=True))
@@ -383,6 +426,8 @@ def main() -> None:
             "### 2. Concurrency (wrk)\n\n"
             "Target: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
             f"{concurrency_table}\n\n"
+            "### 4. Turn latency while the registry syncs\n\n"
+            f"{registry_table}\n\n"
             "### 5. Memory of the web process\n\nTarget: no growth after warm-up.\n\n"
             f"{memory}\n",
         )
