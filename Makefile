@@ -40,6 +40,8 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || \
+		echo "wrk could not be installed: the concurrency benchmark will be skipped"
 	$(PY) -m benchmarks
 
 clean:

@@ -1,11 +1,30 @@
-"""`make bench`: run every benchmarks/bench_*.py module's `main()` (or the ones named)."""
+"""`make bench`: run every benchmarks/bench_*.py module's `main()` (or the ones named).
+
+A benchmark that does not write its own section of RESULTS.md gets its printed output
+written there as a section of its own.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import pkgutil
 import sys
 from pathlib import Path
+
+from benchmarks.results import RESULTS, write_section
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
 
 
 def main(argv: list[str]) -> int:
@@ -15,7 +34,13 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         module = importlib.import_module(f"benchmarks.{name}")
-        module.main()
+        before = RESULTS.read_text() if RESULTS.exists() else ""
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(_Tee(sys.stdout, captured)):
+            module.main()
+        after = RESULTS.read_text() if RESULTS.exists() else ""
+        if before == after:
+            write_section(name, f"## {name}\n\n```\n{captured.getvalue().strip()}\n```")
     return 0
 
 

@@ -97,14 +97,18 @@ def _environment(workdir: Path) -> tuple[dict[str, str], str]:
 
 
 def _start(cmd: list[str], env: dict[str, str], ready: str | None = None) -> subprocess.Popen:
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """Start a process whose output goes to a file: a pipe nobody reads fills up and then
+    blocks the process (a fake agent logging each connection would stall mid-benchmark)."""
+    log = Path(tempfile.mkstemp(prefix="lmos-bench-", suffix=".log")[1])
+    with log.open("w") as out:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     if ready:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if ready in line:
+            if ready in log.read_text():
                 return process
-        raise RuntimeError(f"{cmd} did not start")
+            time.sleep(0.1)
+        raise RuntimeError(f"{cmd} did not start: {log.read_text()[-2000:]}")
     return process
 
 
