@@ -37,4 +37,4 @@ RUN python -m compileall -q /app /opt/venv/lib
 
 USER 10001:10001
 EXPOSE 8081
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8081", "lmos_runtime.asgi:application"]
+CMD ["python", "-m", "lmos_runtime.serve", "-b", "0.0.0.0", "-p", "8081", "lmos_runtime.asgi:application"]

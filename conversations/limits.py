@@ -18,6 +18,10 @@ log = logging.getLogger("conversations.limits")
 _inflight = 0
 
 
+def inflight_count() -> int:
+    return _inflight
+
+
 def inflight_acquire() -> None:
     """Take one of MAX_INFLIGHT_TURNS slots (503 OVERLOADED when none is free)."""
     global _inflight

@@ -207,6 +207,8 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
 MAX_MESSAGES = env_int("MAX_MESSAGES", 200, minimum=1)
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32000, minimum=1)
 MAX_INFLIGHT_TURNS = env_int("MAX_INFLIGHT_TURNS", None, minimum=1)
+# `python -m lmos_runtime.serve`: seconds a SIGTERM waits for the turns in flight.
+SHUTDOWN_GRACE = env_float("SHUTDOWN_GRACE", 30.0, minimum=0.0)
 CONVERSATION_RETENTION_DAYS = env_int("CONVERSATION_RETENTION_DAYS", None, minimum=1)
 # Django's own body limit must not pre-empt ours (413 is decided by the chat API).
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BYTES * 2, 2_621_440)

@@ -128,7 +128,16 @@ def test_beat_is_exactly_one_replica_replaced_with_recreate(scenario):
 def test_web_and_worker_run_the_documented_commands(scenario):
     documents = rendered(scenario)
     web = pod_spec(deployment(documents, "web"))["containers"][0]
-    assert web["command"] == ["daphne", "-b", "0.0.0.0", "-p", "8081", "lmos_runtime.asgi:application"]
+    assert web["command"] == [
+        "python",
+        "-m",
+        "lmos_runtime.serve",
+        "-b",
+        "0.0.0.0",
+        "-p",
+        "8081",
+        "lmos_runtime.asgi:application",
+    ]
     assert web["ports"] == [{"name": "http", "containerPort": 8081, "protocol": "TCP"}]
     assert web["livenessProbe"]["httpGet"]["path"] == "/health/liveness"
     assert web["readinessProbe"]["httpGet"]["path"] == "/health/readiness"

@@ -1,0 +1,96 @@
+"""Graceful stop: SIGTERM stops accepting at once and lets the turns in flight finish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import agents
+from tests.conftest import free_port
+from tests.test_chat_api import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def _turn(base: str, result: dict) -> None:
+    body = {
+        "inputContext": {"messages": [{"role": "user", "content": "slow question"}], "explicitAgent": "slow-agent"},
+        "systemContext": {"channelId": "web"},
+        "userContext": {"userId": "u1"},
+    }
+    try:
+        response = httpx.post(
+            f"{base}/apis/v1/acme/chat/c1/message",
+            content=json.dumps(body),
+            headers={"content-type": "application/json", "x-turn-id": "t1"},
+            timeout=20,
+        )
+        result["status"] = response.status_code
+        result["body"] = response.json()
+    except httpx.HTTPError as exc:
+        result["error"] = repr(exc)
+
+
+async def test_sigterm_finishes_turns_in_flight_and_refuses_new_ones(arc_agent, live_server_env):
+    agent = await arc_agent(agents.echo("done: ", delay=2.0))
+    await registry({"slow-agent": agent.address})
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lmos_runtime.serve",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "lmos_runtime.asgi:application",
+        ],
+        cwd=ROOT,
+        env={**live_server_env, "SHUTDOWN_GRACE": "15"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/health/liveness", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        result: dict = {}
+        # The agent runs in this test's event loop: send the turn from a thread so that
+        # waiting for the answer does not block the agent.
+        sender = threading.Thread(target=_turn, args=(base, result))
+        sender.start()
+        while not agent.received:
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{base}/health/liveness", timeout=2)
+        while sender.is_alive():
+            await asyncio.sleep(0.05)
+        assert result.get("status") == 200, result
+        assert result["body"]["content"] == "done: slow question"
+        for _ in range(100):
+            if process.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert process.poll() is not None, "server did not stop after the last turn"
+    finally:
+        if process.poll() is None:
+            process.kill()
