@@ -21,8 +21,10 @@ class StatementCounter:
         original = utils.CursorWrapper._execute_with_wrappers
 
         def counting(wrapper, sql, params, many, executor):
-            with self.lock:
-                self.statements.append(sql)
+            # SQLite's IMMEDIATE transactions start with an explicit BEGIN: not a query.
+            if not sql.startswith("BEGIN"):
+                with self.lock:
+                    self.statements.append(sql)
             return original(wrapper, sql, params, many, executor)
 
         monkeypatch.setattr(utils.CursorWrapper, "_execute_with_wrappers", counting)
