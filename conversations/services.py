@@ -31,7 +31,7 @@ from django.utils import timezone
 from agents.auth import api_key_authorize
 from agents.client import AgentCall, agent_stream
 from agents.models import Tenant
-from agents.selectors import registry_for_turn
+from agents.selectors import channel_registry, registry_for_turn
 from agents.services import registry_note_traffic
 from agents.specs import ChannelRegistry
 from conversations.models import Conversation, Turn
@@ -111,6 +111,8 @@ class _Claim:
     current_agent: str = ""
     history: list[dict[str, str]] = field(default_factory=list)
     stored: dict[str, Any] = field(default_factory=dict)
+    # Read in the same database block when already known (saves a round trip per turn).
+    registry: ChannelRegistry | None = None
 
 
 def _stale_after() -> timedelta:
@@ -177,7 +179,10 @@ def _turn_claim(turn_in: TurnInput) -> _Claim:
     )
     if action == "replay":
         claim.stored = _stored_result(turn)
-    elif action == "proceed" and not new_conversation:
+        return claim
+    if action == "proceed":
+        claim.registry = channel_registry(tenant=tenant, channel_id=turn_in.channel_id, subset=turn_in.subset)
+    if action == "proceed" and not new_conversation:
         claim.current_agent = conversation.current_agent
         previous = (
             Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
@@ -398,7 +403,13 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
     registry: ChannelRegistry | None = None
     finished = False
     try:
-        registry = await registry_for_turn(tenant=claim.tenant, channel_id=turn_in.channel_id, subset=turn_in.subset)
+        registry = claim.registry
+        if registry is None or not registry.agents:
+            # Not known yet (first chat of this tenant and subset) or no agents: the
+            # registry service syncs on demand or says why there is no agent.
+            registry = await registry_for_turn(
+                tenant=claim.tenant, channel_id=turn_in.channel_id, subset=turn_in.subset
+            )
         decision = await _route(
             RouteRequest(
                 query=turn_in.query,
