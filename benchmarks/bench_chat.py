@@ -112,6 +112,16 @@ def _start(cmd: list[str], env: dict[str, str], ready: str | None = None) -> sub
     return process
 
 
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _wait_http(url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -436,13 +446,7 @@ def main() -> None:
             f"{memory}\n",
         )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(processes)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_chat import PY, ROOT, _environment, _free_port, _start, _wait_http
+from benchmarks.bench_chat import PY, ROOT, _environment, _free_port, _start, _stop, _wait_http
 from benchmarks.results import table, write_section
 
 TURNS = int(os.environ.get("BENCH_SOAK_TURNS", "10000"))
@@ -195,13 +195,7 @@ def main() -> None:
             f"{result}\n",
         )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(processes)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.models import Tenant
 from conversations.models import Conversation, Turn
 from lmos_runtime.exceptions import NotFound
 
@@ -37,7 +36,3 @@ def conversation_history(*, tenant_id: str, conversation_id: str) -> dict[str, A
             for t in turns
         ],
     }
-
-
-def tenant_exists(*, tenant_id: str) -> bool:
-    return Tenant.objects.filter(tenant_id=tenant_id).exists()

@@ -98,7 +98,12 @@ def _agents_payload(tenant_id: str, channel_id: str | None, subset: str) -> dict
     channels = Channel.objects.filter(tenant__tenant_id=tenant_id, subset=subset, active=True)
     if channel_id:
         channels = channels.filter(channel_id=channel_id)
-    agents = Agent.objects.filter(channel__in=channels, active=True).prefetch_related("capabilities").order_by("name")
+    agents = (
+        Agent.objects.filter(channel__in=channels, active=True)
+        .select_related("channel")
+        .prefetch_related("capabilities")
+        .order_by("name")
+    )
     seen: dict[str, dict] = {}
     for agent in agents:
         if agent.name in seen:

@@ -91,8 +91,9 @@ def live_server_env(django_db_setup):
     return subprocess_env()
 
 
-def start_daphne(env: dict[str, str]):
-    """Start daphne serving the runtime on a free loopback port; returns (process, base URL).
+def start_daphne(env: dict[str, str], module: str = "daphne"):
+    """Start daphne (or `module`, taking daphne's arguments) serving the runtime on a free
+    loopback port; returns (process, base URL).
 
     Its output goes to a temporary file (a pipe nobody reads would fill and stall it)."""
     import subprocess
@@ -106,7 +107,7 @@ def start_daphne(env: dict[str, str]):
     port = free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lmos_runtime.asgi:application"],
+        [sys.executable, "-m", module, "-b", "127.0.0.1", "-p", str(port), "lmos_runtime.asgi:application"],
         cwd=Path(__file__).resolve().parent.parent,
         env=env,
         stdout=log,

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests import agents
-from tests.conftest import free_port
+from tests.conftest import start_daphne
 from tests.test_chat_api import registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,33 +41,8 @@ def _turn(base: str, result: dict) -> None:
 async def test_sigterm_finishes_turns_in_flight_and_refuses_new_ones(arc_agent, live_server_env):
     agent = await arc_agent(agents.echo("done: ", delay=2.0))
     await registry({"slow-agent": agent.address})
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lmos_runtime.serve",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "lmos_runtime.asgi:application",
-        ],
-        cwd=ROOT,
-        env={**live_server_env, "SHUTDOWN_GRACE": "15"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_daphne({**live_server_env, "SHUTDOWN_GRACE": "15"}, module="lmos_runtime.serve")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health/liveness", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
         result: dict = {}
         # The agent runs in this test's event loop: send the turn from a thread so that
         # waiting for the answer does not block the agent.
