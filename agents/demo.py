@@ -115,6 +115,7 @@ def demo_behaviour(agent: str):
 async def start_demo_agents(host: str = "127.0.0.1", base_port: int | None = None) -> list[ArcServer]:
     servers = []
     for offset, (name, spec) in enumerate(DEMO_AGENTS.items()):
-        port = spec["port"] if base_port is None else base_port + offset
+        # base_port 0 lets the OS pick each port: tests cannot race other processes for a fixed range.
+        port = spec["port"] if base_port is None else (base_port + offset if base_port else 0)
         servers.append(await ArcServer(demo_behaviour(name), host=host, port=port).start())
     return servers

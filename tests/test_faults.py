@@ -9,11 +9,11 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -81,21 +81,6 @@ def own_postgres():
     server.destroy()
 
 
-def _wait_for_ports(*ports: int, timeout: float = 30) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    for port in ports:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"nothing listens on {port}") from None
-                time.sleep(0.1)
-
-
 def _chat(base: str, turn: str, agent: str = "billing-agent") -> httpx.Response:
     body = {
         "inputContext": {"messages": [{"role": "user", "content": "hello"}], "explicitAgent": agent},
@@ -111,7 +96,6 @@ def _chat(base: str, turn: str, agent: str = "billing-agent") -> httpx.Response:
 
 
 def test_postgres_restarted_between_two_turns_next_turn_succeeds(own_postgres, tmp_path):
-    agents_port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "lmos_runtime.settings",
@@ -123,20 +107,27 @@ def test_postgres_restarted_between_two_turns_next_turn_succeeds(own_postgres, t
         "LOG_LEVEL": "WARNING",
     }
     env.pop("REDIS_URL", None)
+    agents = subprocess.Popen(
+        [sys.executable, "manage.py", "run_demo_agents", "--base-port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     registry = (ROOT / "demo" / "registry.yaml").read_text()
-    for offset in range(3):
-        registry = registry.replace(f"127.0.0.1:910{offset + 1}", f"127.0.0.1:{agents_port + offset}")
+    try:
+        for offset in range(3):
+            line = agents.stdout.readline()
+            address = re.search(r"ws://([\d.]+:\d+)/", line)
+            assert address, f"run_demo_agents printed {line!r}"
+            registry = registry.replace(f"127.0.0.1:910{offset + 1}", address.group(1))
+    except BaseException:
+        stop_processes(agents)
+        raise
     (tmp_path / "registry.yaml").write_text(registry)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
     subprocess.run([sys.executable, "manage.py", "sync_agents"], cwd=ROOT, env=env, check=True, capture_output=True)
-    agents = subprocess.Popen(
-        [sys.executable, "manage.py", "run_demo_agents", "--base-port", str(agents_port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for_ports(agents_port, agents_port + 1, agents_port + 2)
     web, base = start_daphne(env)
     try:
         first = _chat(base, "t1")

@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--base-port", type=int, default=None)
+        parser.add_argument(
+            "--base-port", type=int, default=None, help="first of three consecutive ports; 0 lets the OS pick each"
+        )
 
     def handle(self, *args, host: str, base_port: int | None, **options) -> None:
         async def main() -> None:
