@@ -79,6 +79,16 @@ def channel_registry(*, tenant: Tenant, channel_id: str, subset: str) -> Channel
     return registry
 
 
+def channel_registry_cached(
+    *, tenant_pk: int, registry_version: int, channel_id: str, subset: str
+) -> ChannelRegistry | None:
+    """The cached registry when it is current, without touching the database."""
+    cached = _cache.get((tenant_pk, channel_id, subset))
+    if cached is not None and cached.registry_version == registry_version:
+        return cached
+    return None
+
+
 def channel_registry_invalidate() -> None:
     """Forget every cached registry (after admin edits to fallback agents or thresholds),
     and every remembered on-demand sync failure."""

@@ -31,15 +31,16 @@ from django.utils import timezone
 from agents.auth import api_key_authorize
 from agents.client import AgentCall, agent_stream
 from agents.models import Tenant
-from agents.selectors import channel_registry, registry_for_turn
+from agents.selectors import channel_registry, channel_registry_cached, registry_for_turn
 from agents.services import registry_note_traffic
 from agents.specs import ChannelRegistry
+from conversations import pg_turns
 from conversations.models import Conversation, Turn
 from lmos_runtime import exceptions as errors
-from lmos_runtime import metrics
+from lmos_runtime import metrics, pg
 from lmos_runtime.db import db
 from routing.base import Decision, RouteRequest
-from routing.services import decision_row, route_query
+from routing.services import decision_fields, decision_row, route_query
 
 log = logging.getLogger("conversations.turn")
 
@@ -134,6 +135,15 @@ def _stored_result(turn: Turn) -> dict[str, Any]:
     }
 
 
+def _stored_request(turn_in: TurnInput) -> dict[str, Any]:
+    return {
+        "systemContext": {"channelId": turn_in.channel_id, "contextParams": turn_in.system_params},
+        "userContext": {"userId": turn_in.user_id, "contextParams": turn_in.user_params},
+        "explicitAgent": turn_in.explicit_agent,
+        "anonymizationEntities": turn_in.anonymization_entities,
+    }
+
+
 def _turn_claim(turn_in: TurnInput) -> _Claim:
     if settings.REQUIRE_API_KEYS:
         api_key_authorize(tenant_id=turn_in.tenant_id, authorization=turn_in.authorization)
@@ -154,12 +164,7 @@ def _turn_claim(turn_in: TurnInput) -> _Claim:
                 channel_id=turn_in.channel_id,
                 subset=turn_in.subset,
                 messages=turn_in.messages,
-                request={
-                    "systemContext": {"channelId": turn_in.channel_id, "contextParams": turn_in.system_params},
-                    "userContext": {"userId": turn_in.user_id, "contextParams": turn_in.user_params},
-                    "explicitAgent": turn_in.explicit_agent,
-                    "anonymizationEntities": turn_in.anonymization_entities,
-                },
+                request=_stored_request(turn_in),
             )
         action = "proceed"
     except IntegrityError:
@@ -257,9 +262,84 @@ def _turn_finish(
             )
 
 
-_claim = db(_turn_claim)
+_orm_claim = db(_turn_claim)
 _poll = db(_turn_poll)
-_finish = db(_turn_finish)
+_orm_finish = db(_turn_finish)
+
+
+async def _claim(turn_in: TurnInput) -> _Claim:
+    """The claim: on PostgreSQL as plain SQL on the event loop for the common case, else
+    (SQLite, a new tenant or subset, a retried turn id) the ORM block in a thread."""
+    if pg.available():
+        row = await pg_turns.turn_claim(
+            tenant_id=turn_in.tenant_id,
+            conversation_id=turn_in.conversation_id,
+            turn_id=turn_in.turn_id,
+            channel_id=turn_in.channel_id,
+            subset=turn_in.subset,
+            user_id=turn_in.user_id,
+            request_hash=turn_in.request_hash,
+            messages=turn_in.messages,
+            request=_stored_request(turn_in),
+            history_turns=HISTORY_TURNS,
+            authorization=turn_in.authorization,
+            require_key=settings.REQUIRE_API_KEYS,
+        )
+        if row is not None:
+            tenant = Tenant(pk=row.tenant_pk, tenant_id=turn_in.tenant_id, registry_version=row.registry_version)
+            return _Claim(
+                action="proceed",
+                tenant=tenant,
+                turn_pk=row.turn_pk,
+                conversation_pk=row.conversation_pk,
+                conversation_id=turn_in.conversation_id,
+                current_agent=row.current_agent,
+                history=row.history,
+                registry=channel_registry_cached(
+                    tenant_pk=row.tenant_pk,
+                    registry_version=row.registry_version,
+                    channel_id=turn_in.channel_id,
+                    subset=turn_in.subset,
+                ),
+            )
+    return await _orm_claim(turn_in)
+
+
+async def _finish(
+    *,
+    claim: _Claim,
+    status: str,
+    started: float,
+    decision: Decision | None,
+    registry: ChannelRegistry | None,
+    outcome: TurnOutcome | None = None,
+    error: errors.RuntimeApiError | None = None,
+) -> None:
+    if not pg.available():
+        await _orm_finish(
+            claim=claim,
+            status=status,
+            started=started,
+            decision=decision,
+            registry=registry,
+            outcome=outcome,
+            error=error,
+        )
+        return
+    await pg_turns.turn_finish(
+        tenant_pk=claim.tenant.pk,
+        turn_pk=claim.turn_pk,
+        conversation_pk=claim.conversation_pk,
+        conversation_id=claim.conversation_id,
+        status=status,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        answer=outcome.answer if outcome else None,
+        agent_messages=outcome.messages if outcome else None,
+        error_code=error.error_code if error else "",
+        error_message=error.message[:2000] if error else "",
+        decision=decision_fields(decision=decision, registry=registry) if decision else None,
+        current_agent=decision.agent if status == Turn.Status.COMPLETED and decision and decision.agent else None,
+    )
 
 
 def _raise_stored_error(stored: dict[str, Any]) -> None:

@@ -97,6 +97,8 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+# Per process, for the ORM and again for the turn path's event-loop pool (lmos_runtime/pg.py).
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10, minimum=1)
 if DATABASE_URL:
     try:
         _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
@@ -113,7 +115,7 @@ if DATABASE_URL:
         _db["CONN_HEALTH_CHECKS"] = True
         _db["OPTIONS"]["pool"] = {
             "min_size": 1,
-            "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1),
+            "max_size": DATABASE_POOL_SIZE,
             "timeout": 10,
         }
     DATABASES = {"default": _db}

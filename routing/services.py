@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
 
@@ -103,21 +104,37 @@ async def route_query(*, request: RouteRequest, router_type: str | None = None) 
     raise AgentNotFound(f"No agent fits the query in channel {registry.channel_id!r}: {decision.reason}")
 
 
+def decision_fields(*, decision: Decision, registry=None) -> dict[str, Any]:
+    """The stored columns of `decision` (besides tenant, turn and conversation)."""
+    return {
+        "channel": registry.channel_id if registry else "",
+        "subset": registry.subset if registry else "",
+        "strategy": decision.strategy,
+        "chosen": decision.agent or "",
+        "candidates": [c.as_dict() for c in decision.candidates],
+        "reason": decision.reason[:2000],
+        "fallback": decision.fallback,
+        "latency_ms": decision.latency_ms,
+        "registry_version": registry.registry_version if registry else None,
+    }
+
+
 def decision_row(*, decision: Decision, tenant, turn=None, conversation_id: str = "", registry=None):
     """An unsaved RoutingDecision for `decision` (saved with the turn, in one transaction)."""
     from routing.models import RoutingDecision
 
+    fields = decision_fields(decision=decision, registry=registry)
     return RoutingDecision(
         tenant=tenant,
         turn=turn,
         conversation_id=conversation_id,
-        channel_id=registry.channel_id if registry else "",
-        subset=registry.subset if registry else "",
-        strategy=decision.strategy,
-        chosen_agent=decision.agent or "",
-        candidates=[c.as_dict() for c in decision.candidates],
-        reason=decision.reason[:2000],
-        fallback=decision.fallback,
-        latency_ms=decision.latency_ms,
-        registry_version=registry.registry_version if registry else None,
+        channel_id=fields["channel"],
+        subset=fields["subset"],
+        strategy=fields["strategy"],
+        chosen_agent=fields["chosen"],
+        candidates=fields["candidates"],
+        reason=fields["reason"],
+        fallback=fields["fallback"],
+        latency_ms=fields["latency_ms"],
+        registry_version=fields["registry_version"],
     )

@@ -46,13 +46,17 @@ async def arc_agent():
 
 @pytest.fixture(autouse=True)
 def _close_async_orm_connection():
-    """Async tests' ORM calls run in asgiref's shared thread; close its connection after
-    each test so the test database can be dropped at the end."""
+    """Async tests' ORM calls run in asgiref's shared thread, and the turn path's SQL in a
+    pool per event loop; close their connections after each test so the test database can
+    be dropped at the end."""
     yield
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
+    from lmos_runtime import pg
+
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+    pg.close_all()
 
 
 def free_port() -> int:
