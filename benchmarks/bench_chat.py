@@ -5,7 +5,8 @@ Everything runs on 127.0.0.1: a fake Arc agent (its own process), the runtime se
 daphne with production-like settings (PostgreSQL + Redis when they answer, else the
 embedded default) and the load generators (`wrk` when installed, else an asyncio client).
 
-1. Overhead: one turn through the runtime vs. the same subscription straight to the agent
+1. Overhead: one turn through the runtime (wrk, fixed connections, BENCH_OVERHEAD_SECONDS
+   each) vs. the same subscription straight to the agent
    over its WebSocket; explicit and vector routing; concurrency 1 and 32.
 2. Concurrency: agent delay 500 ms, 200 clients for BENCH_SECONDS (default 30 s) with wrk,
    against the floor (a bare async Django view that only sleeps 500 ms, same server).
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 SECONDS = int(os.environ.get("BENCH_SECONDS", "30"))
 TURNS = int(os.environ.get("BENCH_TURNS", "10000"))
+OVERHEAD_SECONDS = int(os.environ.get("BENCH_OVERHEAD_SECONDS", "10"))
 
 TOPICS = [
     ("billing-agent", "Answers questions about bills, invoices, charges and payments.", "why is my bill so high"),
@@ -207,7 +209,13 @@ async def _direct_turns(address: str, *, concurrency: int, per_worker: int) -> l
     return latencies
 
 
-def _wrk(url: str, body: dict, *, connections: int, seconds: int, workdir: Path) -> dict[str, float]:
+def _wrk(
+    url: str, body: dict, *, connections: int, seconds: int, workdir: Path, latency: bool = False
+) -> dict[str, float]:
+    """Run wrk against `url`: a chat URL gets a fresh conversation and turn id per request.
+
+    With `latency`, also the p50/p99 of its latency distribution (milliseconds).
+    """
     script = workdir / "post.lua"
     lua = """
 counter = 0
@@ -224,6 +232,8 @@ end
 """
     script.write_text(lua.replace("BODY", json.dumps(body)))
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url]
+    if latency:
+        cmd.insert(1, "--latency")
     if "/chat/" in url or url.endswith("/message"):
         cmd[1:1] = ["-s", str(script)]
     else:
@@ -236,7 +246,12 @@ end
     errors = int(non2xx.group(1)) if non2xx else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    return {"rps": rps, "errors": errors}
+    result = {"rps": rps, "errors": errors, "requests": int(re.search(r"(\d+) requests in", output).group(1))}
+    if latency:
+        for pct in (50, 99):
+            value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+            result[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return result
 
 
 def main() -> None:
@@ -296,19 +311,33 @@ def main() -> None:
 
         rows = []
         address = f"127.0.0.1:{fast_port}"
+        use_wrk = shutil.which("wrk") is not None
         for concurrency, per_worker in ((1, 300), (32, 30)):
             direct = asyncio.run(_direct_turns(address, concurrency=concurrency, per_worker=per_worker))
+            d50, d99 = _percentile(direct, 50), _percentile(direct, 99)
             for routing, explicit in (("explicit", True), ("vector", False)):
-                runtime, errors = asyncio.run(
-                    _runtime_turns(base, concurrency=concurrency, per_worker=per_worker, explicit=explicit)
-                )
-                d50, d99 = _percentile(direct, 50), _percentile(direct, 99)
-                r50, r99 = _percentile(runtime, 50), _percentile(runtime, 99)
+                if use_wrk:
+                    # wrk: a Python HTTP client would add its own milliseconds per request.
+                    agent, _, query = TOPICS[0]
+                    measured = _wrk(
+                        f"{base}/apis/v1/bench/chat/x/message",
+                        _chat_body(query, agent if explicit else None),
+                        connections=concurrency,
+                        seconds=OVERHEAD_SECONDS,
+                        workdir=workdir,
+                        latency=True,
+                    )
+                    turns, errors, r50, r99 = measured["requests"], measured["errors"], measured["p50"], measured["p99"]
+                else:
+                    runtime, errors = asyncio.run(
+                        _runtime_turns(base, concurrency=concurrency, per_worker=per_worker, explicit=explicit)
+                    )
+                    turns, r50, r99 = len(runtime), _percentile(runtime, 50), _percentile(runtime, 99)
                 rows.append(
                     [
                         routing,
                         concurrency,
-                        len(runtime),
+                        turns,
                         f"{d50:.2f}",
                         f"{d99:.2f}",
                         f"{r50:.2f}",

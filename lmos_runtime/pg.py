@@ -31,12 +31,14 @@ _DJANGO_OPTIONS = {"pool", "isolation_level", "assume_role", "server_side_bindin
 
 def available() -> bool:
     """Whether the default database is PostgreSQL (else the ORM does everything)."""
-    return connections["default"].vendor == "postgresql"
+    # The configuration, not connections["default"]: in async code that would build a new
+    # database wrapper per request.
+    return connections.settings["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
 def _connect_kwargs() -> dict[str, Any]:
     # Read at call time: tests switch NAME to the test database after settings load.
-    conf = connections["default"].settings_dict
+    conf = connections.settings["default"]
     kwargs: dict[str, Any] = {
         k: v
         for k, v in {
