@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 _ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -61,6 +62,12 @@ class ChannelRegistry:
     vector_threshold: float | None = None
     vector_margin: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def agents_hash(self) -> int:
+        """Hash of the agents, computed once: a thousand agents take a millisecond to hash,
+        too much to repeat per routed query."""
+        return hash(self.agents)
 
     def agent(self, name: str) -> AgentSpec | None:
         for agent in self.agents:

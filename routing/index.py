@@ -138,7 +138,7 @@ def index_key(registry: ChannelRegistry, embedder: Embedder) -> tuple:
         registry.channel_id,
         registry.subset,
         registry.registry_version,
-        hash(registry.agents),
+        registry.agents_hash,
     )
 
 
