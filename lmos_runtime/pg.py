@@ -23,7 +23,12 @@ from django.conf import settings
 from django.db import connections
 from psycopg.pq import TransactionStatus
 
+from lmos_runtime.exceptions import Overloaded
+
 T = TypeVar("T")
+
+SLOT_TIMEOUT = 10.0  # seconds a block waits for a free connection before 503 OVERLOADED
+STATEMENT_TIMEOUT_MS = 10_000
 
 # Options that Django reads itself and psycopg.connect() would reject.
 _DJANGO_OPTIONS = {"pool", "isolation_level", "assume_role", "server_side_binding", "cursor_factory"}
@@ -52,6 +57,9 @@ def _connect_kwargs() -> dict[str, Any]:
     }
     kwargs.update({k: v for k, v in (conf.get("OPTIONS") or {}).items() if k not in _DJANGO_OPTIONS})
     kwargs.setdefault("connect_timeout", 10)
+    # The turn path's statements are tiny: one that runs for seconds means trouble, and a
+    # turn must fail with an error rather than hang on it.
+    kwargs.setdefault("options", f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
     return kwargs
 
 
@@ -65,7 +73,12 @@ class Pool:
 
     @contextlib.asynccontextmanager
     async def connection(self, *, fresh: bool = False) -> AsyncIterator[psycopg.AsyncConnection]:
-        async with self._slots:
+        try:
+            async with asyncio.timeout(SLOT_TIMEOUT):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise Overloaded("Every database connection of this process stayed busy; retry shortly") from None
+        try:
             if fresh:
                 self.discard_idle()
             conn = self._idle.pop() if self._idle else None
@@ -80,6 +93,8 @@ class Pool:
                     self._idle.append(conn)
                 else:
                     _close_now(conn)
+        finally:
+            self._slots.release()
 
     def discard_idle(self) -> None:
         while self._idle:
