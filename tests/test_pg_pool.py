@@ -78,3 +78,13 @@ async def test_a_statement_that_runs_too_long_is_cancelled(monkeypatch):
     with pytest.raises(psycopg.errors.QueryCanceled):
         await pg.run(slow)
     assert time.monotonic() - started < 3
+
+
+async def test_the_pool_talks_to_the_same_database_as_the_orm():
+    from asgiref.sync import sync_to_async
+    from django.db import connection
+
+    async def name(conn: psycopg.AsyncConnection) -> str:
+        return (await (await conn.execute("SELECT current_database()")).fetchone())[0]
+
+    assert await pg.run(name) == await sync_to_async(lambda: connection.settings_dict["NAME"])()
