@@ -1,7 +1,8 @@
 """The vector router: cosine similarity between the query and each agent's texts.
 
 The embedder and each channel's index are built in a worker thread (never on the event
-loop) and cached; a query costs one embedding (~5-10 ms) and a matrix product.
+loop) and cached; a query costs one embedding (~5 ms, both models of the ensemble at once) and a matrix
+product.
 """
 
 from __future__ import annotations
