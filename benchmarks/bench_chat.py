@@ -470,6 +470,8 @@ def main() -> None:
             "Target: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
             f"{concurrency_table}\n\n"
             "### 4. Turn latency while the registry syncs\n\n"
+            "Measured with the Python asyncio client (it must interleave with the sync): compare the two "
+            "rows with each other, not with benchmark 1, whose client is wrk.\n\n"
             f"{registry_table}\n\n"
             "### 5. Memory of the web process\n\nTarget: no growth after warm-up.\n\n"
             f"{memory}\n",
