@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from agents.models import Agent, Capability, Channel, RegistryTarget, SyncRun, Tenant
+from agents.models import Agent, ApiKey, Capability, Channel, RegistryTarget, SyncRun, Tenant
 from agents.sources import FetchResult, RegistrySource, SourceError, get_source
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRoutingSpec
 from lmos_runtime.metrics import sync_observed
@@ -89,6 +89,31 @@ def registry_note_traffic(*, tenant_id: str, subset: str) -> Tenant:
     origin = RegistryTarget.Origin.TRAFFIC
     RegistryTarget.objects.get_or_create(tenant=tenant, subset=subset, defaults={"origin": origin})
     return tenant
+
+
+def tenants_prune_unused(*, older_than_days: int) -> int:
+    """Delete tenants that only ever showed up in traffic and left nothing behind: first
+    seen more than `older_than_days` ago, not in LMOS_TENANTS, and with no channels, no
+    conversations and no API keys. Returns how many were deleted.
+
+    Without API keys anyone can chat with any tenant id, and each one seen is synced
+    from then on; this keeps such one-offs from being synced forever. Their conversations
+    go first, by retention.
+    """
+    from conversations.models import Conversation
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    unused = (
+        Tenant.objects.filter(origin=Tenant.Origin.TRAFFIC, created_at__lt=cutoff)
+        .exclude(tenant_id__in=settings.LMOS_TENANTS)
+        .filter(
+            ~Exists(Channel.objects.filter(tenant=OuterRef("pk"))),
+            ~Exists(Conversation.objects.filter(tenant=OuterRef("pk"))),
+            ~Exists(ApiKey.objects.filter(tenant=OuterRef("pk"))),
+        )
+    )
+    _, per_model = unused.delete()
+    return per_model.get("agents.Tenant", 0)
 
 
 def registry_sync_targets(
