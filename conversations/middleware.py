@@ -29,17 +29,26 @@ SECURITY_HEADERS = {
 }
 
 
+def fast_view(path: str):
+    """The view of `path` when it is one of the chat API's hot endpoints, else None."""
+    if not (path.startswith("/apis/") or path.startswith("/lmos/runtime/apis/")):
+        return None
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    return match if match.func in FAST_VIEWS else None
+
+
+def is_fast_path(path: str) -> bool:
+    return fast_view(path) is not None
+
+
 @async_only_middleware
 def api_fast_path(get_response: Callable[[HttpRequest], Awaitable[HttpResponse]]):
     async def middleware(request: HttpRequest) -> HttpResponse:
-        path = request.path_info
-        if not (path.startswith("/apis/") or path.startswith("/lmos/runtime/apis/")):
-            return await get_response(request)
-        try:
-            match = resolve(path)
-        except Resolver404:
-            return await get_response(request)
-        if match.func not in FAST_VIEWS:
+        match = fast_view(request.path_info)
+        if match is None:
             return await get_response(request)
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it

@@ -8,7 +8,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")
 django_asgi_app = get_asgi_application()
 
-from asgiref.sync import sync_to_async  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
@@ -16,6 +18,7 @@ from django.core import signals  # noqa: E402
 from django.db import close_old_connections, connections, reset_queries  # noqa: E402
 
 from agents.scheduler import start_embedded_sync  # noqa: E402
+from conversations.middleware import is_fast_path  # noqa: E402
 from conversations.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 # Without REDIS_URL there is no Celery beat: the web process syncs the registry itself.
@@ -64,10 +67,25 @@ signals.request_started.disconnect(reset_queries)
 signals.request_started.disconnect(close_old_connections)
 signals.request_started.connect(_request_started)
 
+_http_app = ASGIStaticFilesHandler(django_asgi_app)
+# The chat endpoints' only thread-sensitive work is Django closing the response
+# (microseconds). Django would run it in a new thread per request (a thread-sensitive
+# context per request, joined by yet another thread); one long-lived thread serves them all.
+_fast_sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-close")
+
+
+async def http_application(scope, receive, send) -> None:
+    if is_fast_path(scope.get("path", "")):
+        async with ThreadSensitiveContext(executor=_fast_sync):
+            await _http_app(scope, receive, send)
+    else:
+        await _http_app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         # Serves the admin's CSS/JS under STATIC_URL only; every other path goes to Django.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "http": http_application,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+
+import pytest
 
 from lmos_runtime import asgi
 from tests.conftest import subprocess_env
@@ -33,3 +36,43 @@ async def test_request_started_skips_the_thread_when_nothing_is_open(monkeypatch
     settings.DEBUG = True
     await asgi._request_started(sender=None)
     assert calls == [1]
+
+
+def test_fast_paths_are_the_chat_endpoints_only():
+    from conversations.middleware import is_fast_path
+
+    assert is_fast_path("/lmos/runtime/apis/v1/acme/chat/c1/message")
+    assert is_fast_path("/apis/v1/acme/chat/c1/stream")
+    assert not is_fast_path("/apis/v1/acme/conversations/c1")  # history: admin-session check
+    assert not is_fast_path("/health/readiness")
+    assert not is_fast_path("/admin/")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chat_responses_are_closed_on_one_long_lived_thread(arc_agent):
+    import httpx
+    from django.core import signals
+
+    from tests.test_chat_api import body, registry, url
+
+    agent = await arc_agent()
+    await registry({"billing-agent": agent.address}, fallback="billing-agent")
+    closed_on: list[str] = []
+
+    def record(**kwargs) -> None:
+        closed_on.append(threading.current_thread().name)
+
+    signals.request_finished.connect(record)
+    try:
+        transport = httpx.ASGITransport(app=asgi.application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            for turn in ("t1", "t2", "t3"):
+                response = await client.post(url(), json=body(), headers={"x-turn-id": turn})
+                assert response.status_code == 200, response.text
+            assert (await client.get("/health/liveness")).status_code == 200
+    finally:
+        signals.request_finished.disconnect(record)
+    # Django would start a new thread per request; the chat endpoints share one.
+    assert len(closed_on) == 4
+    assert len(set(closed_on[:3])) == 1 and closed_on[0].startswith("api-close")
+    assert not closed_on[3].startswith("api-close")
