@@ -66,16 +66,17 @@ def channel_registry(*, tenant: Tenant, channel_id: str, subset: str) -> Channel
     `tenant` must be freshly read (its registry_version is the cache key). Costs one query
     when cached, three when not.
     """
-    key = (tenant.pk, channel_id, subset)
-    cached = _cache.get(key)
-    if cached is not None and cached.registry_version == tenant.registry_version:
+    cached = channel_registry_cached(
+        tenant_pk=tenant.pk, registry_version=tenant.registry_version, channel_id=channel_id, subset=subset
+    )
+    if cached is not None:
         return cached
     channel = Channel.objects.filter(tenant=tenant, channel_id=channel_id, subset=subset, active=True).first()
     if channel is None:
         return None
     registry = _build(tenant=tenant, channel=channel)
     with _lock:
-        _cache[key] = registry
+        _cache[(tenant.pk, channel_id, subset)] = registry
     return registry
 
 

@@ -29,6 +29,11 @@ SECURITY_HEADERS = {
 }
 
 
+# Set by the web process's ASGI entry point (lmos_runtime.asgi) when it resolved the path
+# to a hot endpoint already; absent under test clients.
+FAST_VIEW_SCOPE_KEY = "lmos_runtime.fast_view"
+
+
 def fast_view(path: str):
     """The view of `path` when it is one of the chat API's hot endpoints, else None."""
     if not (path.startswith("/apis/") or path.startswith("/lmos/runtime/apis/")):
@@ -47,7 +52,7 @@ def is_fast_path(path: str) -> bool:
 @async_only_middleware
 def api_fast_path(get_response: Callable[[HttpRequest], Awaitable[HttpResponse]]):
     async def middleware(request: HttpRequest) -> HttpResponse:
-        match = fast_view(request.path_info)
+        match = getattr(request, "scope", {}).get(FAST_VIEW_SCOPE_KEY) or fast_view(request.path_info)
         if match is None:
             return await get_response(request)
         try:

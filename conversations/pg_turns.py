@@ -160,33 +160,29 @@ async def turn_finish(
     turn_pk: int,
     conversation_pk: int,
     conversation_id: str,
-    status: str,
-    latency_ms: float,
-    answer: dict[str, Any] | None,
-    agent_messages: list[dict[str, Any]] | None,
-    error_code: str,
-    error_message: str,
+    settled: dict[str, Any],
     decision: dict[str, Any] | None,
-    current_agent: str | None,
+    current_agent: str,
 ) -> None:
-    """Settle the turn, store its routing decision and the conversation's current agent:
-    one transaction, sent as one pipeline."""
+    """Settle the turn (`settled`: its columns, as the ORM block writes them), store its
+    routing decision and the conversation's current agent, in one statement."""
+    answer, agent_messages = settled.get("answer"), settled.get("agent_messages")
     decision = decision or {}
     args = {
         "tenant_pk": tenant_pk,
         "turn_pk": turn_pk,
         "conversation_pk": conversation_pk,
         "conversation": conversation_id,
-        "status": status,
-        "latency_ms": latency_ms,
+        "status": settled["status"],
+        "latency_ms": settled["latency_ms"],
+        "strategy": settled["routing_strategy"],
+        "agent": settled["agent_name"],
         "answer": Jsonb(answer) if answer is not None else None,
         "agent_messages": Jsonb(agent_messages) if agent_messages is not None else None,
-        "error_code": error_code,
-        "error_message": error_message,
-        "current_agent": current_agent or "",
+        "error_code": settled["error_code"],
+        "error_message": settled["error_message"],
+        "current_agent": current_agent,
         "has_decision": bool(decision),
-        "strategy": decision.get("strategy", ""),
-        "agent": decision.get("chosen", ""),
         "channel": decision.get("channel", ""),
         "subset": decision.get("subset", ""),
         "chosen": decision.get("chosen", ""),

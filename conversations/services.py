@@ -224,30 +224,39 @@ def _turn_poll(tenant: Tenant, turn_pk: int) -> dict[str, Any]:
     return _stored_result(Turn.objects.get(tenant=tenant, pk=turn_pk))
 
 
-def _turn_finish(
+def _settled(
     *,
-    claim: _Claim,
     status: str,
     started: float,
     decision: Decision | None,
-    registry: ChannelRegistry | None,
-    outcome: TurnOutcome | None = None,
-    error: errors.RuntimeApiError | None = None,
-) -> None:
-    now = timezone.now()
+    outcome: TurnOutcome | None,
+    error: errors.RuntimeApiError | None,
+) -> dict[str, Any]:
+    """The turn's columns once an attempt ends (either storage path writes these)."""
     fields: dict[str, Any] = {
         "status": status,
-        "completed_at": now,
         "latency_ms": (time.perf_counter() - started) * 1000,
         "routing_strategy": decision.strategy if decision else "",
         "agent_name": (decision.agent or "") if decision else "",
+        "error_code": error.error_code if error else "",
+        "error_message": error.message[:2000] if error else "",
     }
     if outcome is not None:
-        fields.update(answer=outcome.answer, agent_messages=outcome.messages, error_code="", error_message="")
-    if error is not None:
-        fields.update(error_code=error.error_code, error_message=error.message[:2000])
+        fields.update(answer=outcome.answer, agent_messages=outcome.messages)
+    return fields
+
+
+def _turn_finish(
+    *,
+    claim: _Claim,
+    settled: dict[str, Any],
+    decision: Decision | None,
+    registry: ChannelRegistry | None,
+    current_agent: str,
+) -> None:
+    now = timezone.now()
     with transaction.atomic():
-        Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk).update(**fields)
+        Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk).update(**settled, completed_at=now)
         if decision is not None:
             decision_row(
                 decision=decision,
@@ -256,9 +265,9 @@ def _turn_finish(
                 conversation_id=claim.conversation_id,
                 registry=registry,
             ).save()
-        if status == Turn.Status.COMPLETED and decision is not None and decision.agent:
+        if current_agent:
             Conversation.objects.filter(tenant=claim.tenant, pk=claim.conversation_pk).update(
-                current_agent=decision.agent, updated_at=now
+                current_agent=current_agent, updated_at=now
             )
 
 
@@ -315,15 +324,14 @@ async def _finish(
     outcome: TurnOutcome | None = None,
     error: errors.RuntimeApiError | None = None,
 ) -> None:
+    """Store how the attempt ended: plain SQL on the event loop on PostgreSQL, else the
+    ORM block in a thread."""
+    settled = _settled(status=status, started=started, decision=decision, outcome=outcome, error=error)
+    completed = status == Turn.Status.COMPLETED and decision is not None and decision.agent
+    current_agent = decision.agent if completed else ""
     if not pg.available():
         await _orm_finish(
-            claim=claim,
-            status=status,
-            started=started,
-            decision=decision,
-            registry=registry,
-            outcome=outcome,
-            error=error,
+            claim=claim, settled=settled, decision=decision, registry=registry, current_agent=current_agent
         )
         return
     await pg_turns.turn_finish(
@@ -331,14 +339,9 @@ async def _finish(
         turn_pk=claim.turn_pk,
         conversation_pk=claim.conversation_pk,
         conversation_id=claim.conversation_id,
-        status=status,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        answer=outcome.answer if outcome else None,
-        agent_messages=outcome.messages if outcome else None,
-        error_code=error.error_code if error else "",
-        error_message=error.message[:2000] if error else "",
+        settled=settled,
         decision=decision_fields(decision=decision, registry=registry) if decision else None,
-        current_agent=decision.agent if status == Turn.Status.COMPLETED and decision and decision.agent else None,
+        current_agent=current_agent,
     )
 
 

@@ -18,7 +18,7 @@ from django.core import signals  # noqa: E402
 from django.db import close_old_connections, connections, reset_queries  # noqa: E402
 
 from agents.scheduler import start_embedded_sync  # noqa: E402
-from conversations.middleware import is_fast_path  # noqa: E402
+from conversations.middleware import FAST_VIEW_SCOPE_KEY, fast_view  # noqa: E402
 from conversations.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 # Without REDIS_URL there is no Celery beat: the web process syncs the registry itself.
@@ -75,11 +75,13 @@ _fast_sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-close")
 
 
 async def http_application(scope, receive, send) -> None:
-    if is_fast_path(scope.get("path", "")):
-        async with ThreadSensitiveContext(executor=_fast_sync):
-            await _http_app(scope, receive, send)
-    else:
+    match = fast_view(scope.get("path", ""))
+    if match is None:
         await _http_app(scope, receive, send)
+        return
+    # Handed on in the scope: api_fast_path then does not resolve the path again.
+    async with ThreadSensitiveContext(executor=_fast_sync):
+        await _http_app({**scope, FAST_VIEW_SCOPE_KEY: match}, receive, send)
 
 
 application = ProtocolTypeRouter(

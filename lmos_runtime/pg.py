@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -41,9 +42,9 @@ def available() -> bool:
     return connections.settings["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
-def _connect_kwargs() -> dict[str, Any]:
+def _connect_kwargs(conf: dict[str, Any] | None = None) -> dict[str, Any]:
     # Read at call time: tests switch NAME to the test database after settings load.
-    conf = connections.settings["default"]
+    conf = connections.settings["default"] if conf is None else conf
     kwargs: dict[str, Any] = {
         k: v
         for k, v in {
@@ -66,8 +67,11 @@ def _connect_kwargs() -> dict[str, Any]:
 class Pool:
     """At most `size` connections of one event loop; idle ones are reused."""
 
-    def __init__(self, size: int, kwargs: dict[str, Any]) -> None:
-        self.kwargs = kwargs
+    def __init__(self, size: int, conf: dict[str, Any]) -> None:
+        # The configuration it was made from: compared per call, which is cheaper than
+        # building the connection arguments again.
+        self.conf = copy.deepcopy(conf)
+        self.kwargs = _connect_kwargs(conf)
         self._slots = asyncio.Semaphore(size)
         self._idle: list[psycopg.AsyncConnection] = []
 
@@ -112,12 +116,12 @@ _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool] = weakref.Wea
 
 def pool() -> Pool:
     loop = asyncio.get_running_loop()
-    kwargs = _connect_kwargs()
+    conf = connections.settings["default"]
     current = _pools.get(loop)
-    if current is None or current.kwargs != kwargs:
+    if current is None or current.conf != conf:
         if current is not None:
             current.discard_idle()
-        current = _pools[loop] = Pool(settings.DATABASE_POOL_SIZE, kwargs)
+        current = _pools[loop] = Pool(settings.DATABASE_POOL_SIZE, conf)
     return current
 
 

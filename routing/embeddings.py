@@ -122,22 +122,14 @@ class Embedder:
             # A query's latency is that of the slower model, not the sum: both runtimes
             # release the GIL while they compute. Index builds (many texts) stay serial,
             # which keeps their memory peak to one model's batch at a time.
-            others = [_parallel().submit(encoder.encode, texts) for encoder in self.encoders[1:]]
+            others = [_parallel.submit(encoder.encode, texts) for encoder in self.encoders[1:]]
             return [self.encoders[0].encode(texts), *(future.result() for future in others)]
         return [encoder.encode(texts) for encoder in self.encoders]
 
 
 PARALLEL_MAX_TEXTS = 8
-_parallel_pool: ThreadPoolExecutor | None = None
-
-
-def _parallel() -> ThreadPoolExecutor:
-    global _parallel_pool
-    if _parallel_pool is None:
-        with _lock:
-            if _parallel_pool is None:
-                _parallel_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed")
-    return _parallel_pool
+# Its thread starts on first use.
+_parallel = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed")
 
 
 def release_memory() -> None:
