@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F
@@ -57,6 +58,11 @@ class Channel(models.Model):
     )
     vector_threshold = models.FloatField(null=True, blank=True, help_text="Minimum similarity (blank: default)")
     vector_margin = models.FloatField(null=True, blank=True, help_text="Minimum lead over runner-up (blank: default)")
+    # Written by the learning task (ROUTER_LEARN_FROM_TRAFFIC), never by a sync; an
+    # operator may prune it. {agent name: [query, ...]}
+    learned_examples = models.JSONField(
+        default=dict, blank=True, help_text="Queries the vector router learned from traffic, per agent"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,6 +73,13 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.tenant_id}/{self.channel_id}/{self.subset}"
+
+    def clean(self) -> None:
+        learned = self.learned_examples
+        if not isinstance(learned, dict) or not all(
+            isinstance(texts, list) and all(isinstance(t, str) for t in texts) for texts in learned.values()
+        ):
+            raise ValidationError({"learned_examples": 'Expected {"agent-name": ["query", ...], ...}'})
 
 
 class Agent(models.Model):

@@ -39,6 +39,12 @@ def _build(*, tenant: Tenant, channel: Channel) -> ChannelRegistry:
                 examples=tuple(cap.examples or ()),
             )
         )
+    installed = {a.name for a in agents}
+    learned = tuple(
+        (name, tuple(str(t) for t in texts if isinstance(t, str) and t.strip()))
+        for name, texts in sorted((channel.learned_examples or {}).items())
+        if name in installed and isinstance(texts, list)
+    )
     return ChannelRegistry(
         tenant_id=tenant.tenant_id,
         channel_id=channel.channel_id,
@@ -57,6 +63,7 @@ def _build(*, tenant: Tenant, channel: Channel) -> ChannelRegistry:
         fallback_agent=channel.fallback_agent,
         vector_threshold=channel.vector_threshold,
         vector_margin=channel.vector_margin,
+        learned=tuple((name, texts) for name, texts in learned if texts),
     )
 
 

@@ -61,13 +61,22 @@ class ChannelRegistry:
     fallback_agent: str = ""
     vector_threshold: float | None = None
     vector_margin: float | None = None
+    # Queries the vector router learned from this channel's traffic: ((agent, (text, ...)), ...).
+    # Only the vector index reads them; agents not installed are left out.
+    learned: tuple[tuple[str, tuple[str, ...]], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @cached_property
     def agents_hash(self) -> int:
-        """Hash of the agents, computed once: a thousand agents take a millisecond to hash,
-        too much to repeat per routed query."""
-        return hash(self.agents)
+        """Hash of the agents (and learned examples), computed once: a thousand agents take a
+        millisecond to hash, too much to repeat per routed query."""
+        return hash((self.agents, self.learned))
+
+    def learned_for(self, name: str) -> tuple[str, ...]:
+        for agent, texts in self.learned:
+            if agent == name:
+                return texts
+        return ()
 
     def agent(self, name: str) -> AgentSpec | None:
         for agent in self.agents:

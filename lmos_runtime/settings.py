@@ -201,6 +201,11 @@ ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.22, minimum=-1.
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.
 ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
+# Learn examples for the vector router from the queries it routed most confidently (see
+# routing/learning.py): off by default, since it keeps user queries in the registry.
+ROUTER_LEARN_FROM_TRAFFIC = env_bool("ROUTER_LEARN_FROM_TRAFFIC", False)
+ROUTER_LEARN_INTERVAL = env_float("ROUTER_LEARN_INTERVAL", 3600.0, minimum=10.0)
+ROUTER_LEARN_MAX_PER_AGENT = env_int("ROUTER_LEARN_MAX_PER_AGENT", 100, minimum=1)
 
 # --- Limits and security --------------------------------------------------------------
 REQUIRE_API_KEYS = env_bool("REQUIRE_API_KEYS", False)
@@ -267,6 +272,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": AGENT_SYNC_INTERVAL},
     },
 }
+if ROUTER_LEARN_FROM_TRAFFIC:
+    CELERY_BEAT_SCHEDULE["learn-routing-examples"] = {
+        "task": "routing.tasks.learn_from_traffic",
+        "schedule": ROUTER_LEARN_INTERVAL,
+        "options": {"expires": ROUTER_LEARN_INTERVAL},
+    }
 if CONVERSATION_RETENTION_DAYS:
     CELERY_BEAT_SCHEDULE["purge-conversations"] = {
         "task": "conversations.tasks.purge_old_conversations",

@@ -2,7 +2,8 @@
 (tenant, channel, subset, registry version) and kept in process memory.
 
 An agent's texts are its description, and per capability its description, its name
-written as words ("check_invoice" → "check invoice") and its examples. An agent's score
+written as words ("check_invoice" → "check invoice") and its examples; then the queries
+learned from the channel's traffic, if any (routing/learning.py). An agent's score
 for a query mixes the best-matching of its texts with the centroid of all of them
 (`MAX_WEIGHT`, fitted on the lmos-router train.csv): the maximum catches a close
 example, the centroid keeps one odd text from dominating. With several encoders the
@@ -105,7 +106,10 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
     for agent in registry.agents:
         names.append(agent.name)
         starts.append(len(texts))
-        texts.extend(agent_texts(agent))
+        own = agent_texts(agent)
+        seen = {t.lower() for t in own}
+        texts.extend(own)
+        texts.extend(t for t in registry.learned_for(agent.name) if t.lower() not in seen)
     per_encoder = []
     for matrix in embedder.encode(texts):
         centroids = (

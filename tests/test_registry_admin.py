@@ -89,3 +89,30 @@ def test_sync_runs_and_agents_are_listed_read_only(admin_client, registry_file):
     assert 'name="_save"' not in agent_page.content.decode()  # synced data is read-only
     assert "synced subsets" in tenant_page.content.decode().lower()
     assert admin_client.get(reverse("admin:agents_agent_add")).status_code == 403
+
+
+def test_a_sync_keeps_learned_examples_and_the_admin_can_forget_them(admin_client, registry_file):
+    from agents.models import Channel
+
+    tenant = Tenant.objects.create(tenant_id="acme", origin=Tenant.Origin.ADMIN)
+    registry_sync_tenant(tenant_id="acme", subset="stable", source=FileSource(registry_file))
+    channel = Channel.objects.get()
+    Channel.objects.filter(pk=channel.pk).update(learned_examples={"billing-agent": ["why is my bill so high"]})
+
+    registry_file.write_text(REGISTRY.replace("description: Bills", "description: Bills and invoices"))
+    registry_sync_tenant(tenant_id="acme", subset="stable", source=FileSource(registry_file))
+    channel.refresh_from_db()
+    assert channel.learned_examples == {"billing-agent": ["why is my bill so high"]}
+
+    page = admin_client.get(reverse("admin:agents_channel_change", args=[channel.pk]))
+    assert "why is my bill so high" in page.content.decode()
+    version = Tenant.objects.get(pk=tenant.pk).registry_version
+    response = admin_client.post(
+        reverse("admin:agents_channel_changelist"),
+        {"action": "forget_learned", "_selected_action": [channel.pk]},
+        follow=True,
+    )
+    assert "Forgot the learned examples of 1 channel(s)." in response.content.decode()
+    channel.refresh_from_db()
+    assert channel.learned_examples == {}
+    assert Tenant.objects.get(pk=tenant.pk).registry_version == version + 1

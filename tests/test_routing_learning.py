@@ -1,0 +1,199 @@
+"""Examples learned from traffic: which decisions teach, what is stored, and that the vector
+router uses them (real embedding models, real database)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+
+from agents.models import Channel, Tenant
+from agents.selectors import channel_registry
+from conversations.models import Conversation, Turn
+from lmos_runtime.exceptions import AgentNotFound
+from routing.learning import Observation, forget, learn_channel, select_examples
+from routing.models import RoutingDecision
+from routing.services import route_query
+from tests.factories import make_registry
+from tests.test_routing_vector import request_for, small_registry
+
+
+def obs(text: str, agent: str, best: float, second: float, top: str | None = None) -> Observation:
+    other = "other-agent" if agent != "other-agent" else "third-agent"
+    return Observation(
+        text=text, agent=agent, candidates=[{"agent": top or agent, "score": best}, {"agent": other, "score": second}]
+    )
+
+
+def test_select_keeps_the_most_confident_half_by_lead():
+    observations = [
+        obs("where is my parcel", "order-agent", 0.9, 0.2),  # lead 0.7
+        obs("my bill is wrong", "billing-agent", 0.8, 0.3),  # lead 0.5
+        obs("something about money", "billing-agent", 0.5, 0.45),  # lead 0.05
+        obs("is it this or that", "order-agent", 0.4, 0.38),  # lead 0.02
+    ]
+    assert select_examples(observations, max_per_agent=10) == {
+        "billing-agent": ["my bill is wrong"],
+        "order-agent": ["where is my parcel"],
+    }
+
+
+def test_select_skips_what_the_router_did_not_decide_on_scores_and_one_word_replies():
+    observations = [
+        # Chosen agent was not the top candidate (an LLM or rule chose it).
+        obs("please cancel my subscription", "order-agent", 0.9, 0.1, top="billing-agent"),
+        obs("yes", "order-agent", 0.9, 0.1),
+        Observation(text="no scores here at all", agent="order-agent", candidates=[]),
+        obs("  show   me my\ninvoice ", "billing-agent", 0.9, 0.1),
+    ]
+    assert select_examples(observations, fraction=1.0, max_per_agent=10) == {"billing-agent": ["show me my invoice"]}
+
+
+def test_select_caps_each_agent_keeps_newest_on_ties_and_dedupes():
+    observations = [obs(f"order question number {i}", "order-agent", 0.9, 0.1) for i in range(5)]
+    observations.insert(0, obs("ORDER question number 3", "order-agent", 0.9, 0.1))
+    learned = select_examples(observations, fraction=1.0, max_per_agent=3)
+    assert learned == {"order-agent": ["ORDER question number 3", "order question number 0", "order question number 1"]}
+
+
+_conversations = itertools.count()
+
+
+def _decide(tenant, *, text, agent, candidates, strategy="vector", status=Turn.Status.COMPLETED) -> None:
+    conversation = Conversation.objects.create(
+        tenant=tenant, conversation_id=f"c{next(_conversations)}", channel_id="web"
+    )
+    turn = Turn.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        turn_id="t",
+        request_hash="h",
+        channel_id="web",
+        status=status,
+        messages=[{"role": "user", "content": "earlier"}, {"role": "user", "content": text}],
+    )
+    RoutingDecision.objects.create(
+        tenant=tenant,
+        turn=turn,
+        channel_id="web",
+        strategy=strategy,
+        chosen_agent=agent,
+        candidates=[{"agent": a, "score": s} for a, s in candidates],
+    )
+
+
+@pytest.mark.django_db
+def test_learn_channel_stores_confident_answered_decisions_and_bumps_the_registry_version():
+    tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
+    confident = [("order-agent", 0.8), ("billing-agent", 0.1)]
+    _decide(tenant, text="where is my parcel", agent="order-agent", candidates=confident)
+    _decide(tenant, text="my parcel never came", agent="order-agent", candidates=confident)
+    _decide(
+        tenant,
+        text="why was I charged twice",
+        agent="billing-agent",
+        candidates=[("billing-agent", 0.7), ("order-agent", 0.2)],
+    )
+    # Not teaching: unsure (bottom half), failed turn, follow-up rule, agent no longer installed.
+    _decide(
+        tenant,
+        text="a vague question here",
+        agent="order-agent",
+        candidates=[("order-agent", 0.3), ("billing-agent", 0.29)],
+    )
+    _decide(tenant, text="the turn that failed", agent="order-agent", candidates=confident, status=Turn.Status.FAILED)
+    _decide(tenant, text="yes the second one", agent="order-agent", candidates=confident, strategy="follow-up")
+    _decide(
+        tenant, text="an agent that is gone", agent="gone-agent", candidates=[("gone-agent", 0.9), ("order-agent", 0.1)]
+    )
+    _decide(
+        tenant,
+        text="another vague question",
+        agent="billing-agent",
+        candidates=[("billing-agent", 0.3), ("order-agent", 0.28)],
+    )
+    _decide(
+        tenant,
+        text="a third vague one",
+        agent="billing-agent",
+        candidates=[("billing-agent", 0.3), ("order-agent", 0.27)],
+    )
+    version = Tenant.objects.get(pk=tenant.pk).registry_version
+
+    assert learn_channel(channel) == 3
+    channel.refresh_from_db()
+    # Newest first among equal leads.
+    assert channel.learned_examples == {
+        "billing-agent": ["why was I charged twice"],
+        "order-agent": ["my parcel never came", "where is my parcel"],
+    }
+    tenant.refresh_from_db()
+    assert tenant.registry_version == version + 1
+    registry = channel_registry(tenant=tenant, channel_id="web", subset="stable")
+    assert registry.learned_for("order-agent") == ("my parcel never came", "where is my parcel")
+
+    # Nothing new: nothing written, caches stay valid.
+    assert learn_channel(channel) == 3
+    tenant.refresh_from_db()
+    assert tenant.registry_version == version + 1
+
+    forget(channel)
+    channel.refresh_from_db()
+    tenant.refresh_from_db()
+    assert channel.learned_examples == {}
+    assert tenant.registry_version == version + 2
+    assert channel_registry(tenant=tenant, channel_id="web", subset="stable").learned == ()
+
+
+@pytest.mark.django_db
+def test_registry_leaves_out_learned_examples_of_agents_not_installed():
+    tenant, channel = make_registry(agents={"order-agent": "o:1"})
+    Channel.objects.filter(pk=channel.pk).update(
+        learned_examples={"order-agent": ["where is my parcel"], "gone-agent": ["old question"]}
+    )
+    tenant.bump_registry_version()
+    tenant.refresh_from_db()
+    registry = channel_registry(tenant=tenant, channel_id="web", subset="stable")
+    assert registry.learned == (("order-agent", ("where is my parcel",)),)
+
+
+def test_channel_rejects_malformed_learned_examples():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="learned_examples"):
+        Channel(learned_examples={"order-agent": "not a list"}).clean()
+    Channel(learned_examples={"order-agent": ["fine"]}).clean()
+
+
+async def test_vector_router_uses_learned_examples():
+    # A margin the descriptions alone cannot clear for this phrasing.
+    registry = small_registry(vector_margin=0.1)
+    query = "you charged me two times"
+    with pytest.raises(AgentNotFound, match="margin"):
+        await route_query(request=request_for(query, registry), router_type="vector")
+    learned = replace(
+        registry, registry_version=2, learned=(("billing-agent", ("you took money from my account twice",)),)
+    )
+    decision = await route_query(request=request_for(query, learned), router_type="vector")
+    assert decision.agent == "billing-agent"
+    assert decision.candidates[0].score - decision.candidates[1].score > 0.1
+
+
+@pytest.mark.django_db
+def test_learning_task_runs_only_when_enabled(settings):
+    from routing.tasks import learn_from_traffic
+
+    tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
+    _decide(
+        tenant,
+        text="where is my parcel",
+        agent="order-agent",
+        candidates=[("order-agent", 0.8), ("billing-agent", 0.1)],
+    )
+    settings.ROUTER_LEARN_FROM_TRAFFIC = False
+    assert learn_from_traffic() == {}
+    settings.ROUTER_LEARN_FROM_TRAFFIC = True
+    assert learn_from_traffic() == {"acme/web/stable": 1}
+    channel.refresh_from_db()
+    assert channel.learned_examples == {"order-agent": ["where is my parcel"]}
