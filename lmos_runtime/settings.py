@@ -206,6 +206,8 @@ ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
 ROUTER_LEARN_FROM_TRAFFIC = env_bool("ROUTER_LEARN_FROM_TRAFFIC", False)
 ROUTER_LEARN_INTERVAL = env_float("ROUTER_LEARN_INTERVAL", 3600.0, minimum=10.0)
 ROUTER_LEARN_MAX_PER_AGENT = env_int("ROUTER_LEARN_MAX_PER_AGENT", 100, minimum=1)
+# The threshold of a channel that holds learned examples (and sets no threshold of its own).
+ROUTER_VECTOR_THRESHOLD_LEARNED = env_float("ROUTER_VECTOR_THRESHOLD_LEARNED", 0.30, minimum=-1.0, maximum=1.0)
 
 # --- Limits and security --------------------------------------------------------------
 REQUIRE_API_KEYS = env_bool("REQUIRE_API_KEYS", False)

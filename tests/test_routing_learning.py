@@ -197,3 +197,14 @@ def test_learning_task_runs_only_when_enabled(settings):
     assert learn_from_traffic() == {"acme/web/stable": 1}
     channel.refresh_from_db()
     assert channel.learned_examples == {"order-agent": ["where is my parcel"]}
+
+
+def test_a_channel_with_learned_examples_uses_the_learned_threshold_unless_it_sets_its_own(settings):
+    from routing.strategies.vector import Gate
+
+    settings.ROUTER_VECTOR_THRESHOLD = 0.22
+    settings.ROUTER_VECTOR_THRESHOLD_LEARNED = 0.3
+    learned = (("billing-agent", ("you took money from my account twice",)),)
+    assert Gate.for_registry(small_registry()).threshold == 0.22
+    assert Gate.for_registry(small_registry(learned=learned)).threshold == 0.3
+    assert Gate.for_registry(small_registry(learned=learned, vector_threshold=0.25)).threshold == 0.25

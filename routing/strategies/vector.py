@@ -29,8 +29,14 @@ class Gate:
     def for_registry(cls, registry: ChannelRegistry) -> Gate:
         threshold = registry.vector_threshold
         margin = registry.vector_margin
+        if threshold is None:
+            # Learned examples lift every score, off-topic ones included (fitted on train.csv:
+            # at 0.30, 85 % of off-topic queries are rejected again, accuracy unchanged).
+            threshold = (
+                settings.ROUTER_VECTOR_THRESHOLD_LEARNED if registry.learned else settings.ROUTER_VECTOR_THRESHOLD
+            )
         return cls(
-            threshold=settings.ROUTER_VECTOR_THRESHOLD if threshold is None else threshold,
+            threshold=threshold,
             margin=settings.ROUTER_VECTOR_MARGIN if margin is None else margin,
         )
 
