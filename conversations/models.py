@@ -8,7 +8,10 @@ from agents.models import Tenant
 
 
 class Conversation(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    # No single-column index: the unique (tenant, conversation_id) index serves tenant
+    # lookups, and a second index on tenant alone is what the planner picked, without
+    # table statistics, to find one conversation by scanning all of the tenant's.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations", db_index=False)
     conversation_id = models.CharField(max_length=128)
     channel_id = models.CharField(max_length=128)
     subset = models.CharField(max_length=128, default="stable")
@@ -38,8 +41,9 @@ class Turn(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="turns")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    # Served by the (tenant, status, created_at) and unique (conversation, turn_id) indexes.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="turns", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns", db_index=False)
     turn_id = models.CharField(max_length=128)
     # SHA-256 of the canonical JSON body: a retry with another body is a conflict.
     request_hash = models.CharField(max_length=64)

@@ -8,7 +8,8 @@ from agents.models import Tenant
 
 
 class RoutingDecision(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="routing_decisions")
+    # Served by the (tenant, created_at) index.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="routing_decisions", db_index=False)
     turn = models.ForeignKey(
         "conversations.Turn", null=True, blank=True, on_delete=models.CASCADE, related_name="routing_decisions"
     )
