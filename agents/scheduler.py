@@ -1,10 +1,12 @@
 """The embedded registry sync: without Redis there is no Celery beat, so the web process
-syncs the registry itself on a timer, in a daemon thread."""
+syncs the registry itself on a timer, in a daemon thread (and, when ROUTER_LEARN_FROM_TRAFFIC
+is on, learns routing examples every ROUTER_LEARN_INTERVAL on the same timer)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -48,12 +50,28 @@ def stop_embedded_sync(timeout: float | None = None) -> None:
         thread.join(timeout)
 
 
+def learn_if_due(last: float | None, now: float) -> float | None:
+    """Learn routing examples when learning is on and ROUTER_LEARN_INTERVAL has passed since
+    `last` (None: never); returns the time of the last learning run."""
+    if not settings.ROUTER_LEARN_FROM_TRAFFIC:
+        return last
+    if last is not None and now - last < settings.ROUTER_LEARN_INTERVAL:
+        return last
+    from routing.learning import learn_all
+
+    learned = learn_all()
+    log.info("embedded routing learning: %d examples over %d channels", sum(learned.values()), len(learned))
+    return now
+
+
 def _run() -> None:
     delay = FIRST_DELAY
+    learned_at: float | None = time.monotonic()  # the first run waits one interval
     while not _stop.wait(delay):
         delay = settings.AGENT_SYNC_INTERVAL
         try:
             registry_sync_all()
+            learned_at = learn_if_due(learned_at, time.monotonic())
         except DatabaseError as exc:
             # Not migrated yet, or the database is down: try again next round.
             log.warning("embedded registry sync skipped: %s", exc)

@@ -208,3 +208,49 @@ def test_a_channel_with_learned_examples_uses_the_learned_threshold_unless_it_se
     assert Gate.for_registry(small_registry()).threshold == 0.22
     assert Gate.for_registry(small_registry(learned=learned)).threshold == 0.3
     assert Gate.for_registry(small_registry(learned=learned, vector_threshold=0.25)).threshold == 0.25
+
+
+@pytest.mark.django_db
+def test_route_learn_command_learns_and_forgets():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
+    _decide(
+        tenant,
+        text="where is my parcel",
+        agent="order-agent",
+        candidates=[("order-agent", 0.8), ("billing-agent", 0.1)],
+    )
+    out = StringIO()
+    call_command("route_learn", stdout=out)
+    assert out.getvalue().strip() == "acme/web/stable: 1 learned examples"
+    channel.refresh_from_db()
+    assert channel.learned_examples == {"order-agent": ["where is my parcel"]}
+    call_command("route_learn", "--forget", stdout=StringIO())
+    channel.refresh_from_db()
+    assert channel.learned_examples == {}
+
+
+@pytest.mark.django_db
+def test_embedded_scheduler_learns_once_per_interval_when_enabled(settings):
+    from agents.scheduler import learn_if_due
+
+    tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
+    _decide(
+        tenant,
+        text="where is my parcel",
+        agent="order-agent",
+        candidates=[("order-agent", 0.8), ("billing-agent", 0.1)],
+    )
+    settings.ROUTER_LEARN_INTERVAL = 100.0
+    settings.ROUTER_LEARN_FROM_TRAFFIC = False
+    assert learn_if_due(None, 1000.0) is None
+    settings.ROUTER_LEARN_FROM_TRAFFIC = True
+    assert learn_if_due(950.0, 1000.0) == 950.0  # not due yet
+    channel.refresh_from_db()
+    assert channel.learned_examples == {}
+    assert learn_if_due(850.0, 1000.0) == 1000.0
+    channel.refresh_from_db()
+    assert channel.learned_examples == {"order-agent": ["where is my parcel"]}
