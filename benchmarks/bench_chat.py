@@ -7,7 +7,8 @@ embedded default) and the load generators (`wrk` when installed, else an asyncio
 
 1. Overhead: one turn through the runtime (wrk, fixed connections, BENCH_OVERHEAD_SECONDS
    each) vs. the same subscription straight to the agent
-   over its WebSocket; explicit and vector routing; concurrency 1 and 32.
+   over its WebSocket; explicit and vector routing; concurrency 1 and 32; plus a bare async
+   Django view doing nothing on the same server, the framework's own floor.
 2. Concurrency: agent delay 500 ms, 200 clients for BENCH_SECONDS (default 30 s) with wrk,
    against the floor (a bare async Django view that only sleeps 500 ms, same server).
 5. Memory: RSS of the web process after warm-up and after BENCH_TURNS (default 10,000) turns.
@@ -347,6 +348,31 @@ def main() -> None:
                         errors,
                     ]
                 )
+            if use_wrk:
+                # The framework's own floor: the bare async Django view, doing nothing, on the
+                # same server. What the runtime adds can only be judged against it.
+                measured = _wrk(
+                    f"{base}/bench/sleep?s=0",
+                    {},
+                    connections=concurrency,
+                    seconds=OVERHEAD_SECONDS,
+                    workdir=workdir,
+                    latency=True,
+                )
+                rows.append(
+                    [
+                        "(bare Django view, no work)",
+                        concurrency,
+                        measured["requests"],
+                        "",
+                        "",
+                        f"{measured['p50']:.2f}",
+                        f"{measured['p99']:.2f}",
+                        "",
+                        "",
+                        measured["errors"],
+                    ]
+                )
         overhead = table(
             [
                 "routing",
@@ -472,7 +498,8 @@ def main() -> None:
             f"Runtime: daphne, {backends}; fake Arc agent in its own process; clients on the same 2 cores.\n\n"
             "### 1. Overhead against the direct agent call\n\n"
             "Targets: explicit routing adds < 5 ms at p50 (concurrency 1) and < 25 ms at p99 (concurrency 32); "
-            "vector routing adds no more than its routing latency on top.\n\n"
+            "vector routing adds no more than its routing latency on top. The bare Django view rows are the "
+            "framework's floor on the same server: an async view that does nothing.\n\n"
             f"{overhead}\n\n"
             "### 2. Concurrency (wrk)\n\n"
             "Target: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
