@@ -40,11 +40,11 @@ def _build(*, tenant: Tenant, channel: Channel) -> ChannelRegistry:
             )
         )
     installed = {a.name for a in agents}
-    learned = tuple(
-        (name, tuple(str(t) for t in texts if isinstance(t, str) and t.strip()))
-        for name, texts in sorted((channel.learned_examples or {}).items())
-        if name in installed and isinstance(texts, list)
-    )
+    learned = []
+    for name, texts in sorted((channel.learned_examples or {}).items()):
+        kept = tuple(t for t in texts if isinstance(t, str) and t.strip()) if isinstance(texts, list) else ()
+        if name in installed and kept:
+            learned.append((name, kept))
     return ChannelRegistry(
         tenant_id=tenant.tenant_id,
         channel_id=channel.channel_id,
@@ -63,7 +63,7 @@ def _build(*, tenant: Tenant, channel: Channel) -> ChannelRegistry:
         fallback_agent=channel.fallback_agent,
         vector_threshold=channel.vector_threshold,
         vector_margin=channel.vector_margin,
-        learned=tuple((name, texts) for name, texts in learned if texts),
+        learned=tuple(learned),
     )
 
 

@@ -213,7 +213,7 @@ def _learned(registry, embedder, queries: list[str]):
 
     from routing.index import get_index
     from routing.learning import Observation, select_examples
-    from routing.strategies.vector import CANDIDATES_SHOWN, Gate
+    from routing.strategies.vector import Gate, candidates
 
     index = get_index(registry, embedder)
     gate = Gate.for_registry(registry)
@@ -223,8 +223,9 @@ def _learned(registry, embedder, queries: list[str]):
         ranked = index.ranked([m[i] for m in vectors])
         agent, _ = gate.judge(ranked)
         if agent:
-            candidates = [{"agent": a, "score": s} for a, s in ranked[:CANDIDATES_SHOWN]]
-            observations.append(Observation(text=query, agent=agent, candidates=candidates))
+            # As the decision row stores them.
+            stored = [c.as_dict() for c in candidates(ranked)]
+            observations.append(Observation(text=query, agent=agent, candidates=stored))
     learned = select_examples(observations, max_per_agent=settings.ROUTER_LEARN_MAX_PER_AGENT)
     return replace(registry, learned=tuple((a, tuple(t)) for a, t in learned.items()), registry_version=-1)
 

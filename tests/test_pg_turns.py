@@ -27,35 +27,28 @@ def _scans(plan: dict) -> list[dict]:
     return found
 
 
+def _completed(tenant, conversation, turn_id: str, query: str, **fields) -> Turn:
+    return Turn(
+        tenant=tenant,
+        conversation=conversation,
+        turn_id=turn_id,
+        request_hash="h",
+        channel_id="web",
+        status=Turn.Status.COMPLETED,
+        messages=[{"role": "user", "content": query}],
+        **fields,
+    )
+
+
 def test_the_claim_reads_only_the_conversations_rows_in_a_large_tenant():
     tenant, _ = make_registry(agents={"billing-agent": "b:1"})
     RegistryTarget.objects.create(tenant=tenant, subset="stable")
     conversations = Conversation.objects.bulk_create(
         Conversation(tenant=tenant, conversation_id=f"other-{i}", channel_id="web") for i in range(400)
     )
-    Turn.objects.bulk_create(
-        Turn(
-            tenant=tenant,
-            conversation=c,
-            turn_id="t",
-            request_hash="h",
-            channel_id="web",
-            status=Turn.Status.COMPLETED,
-            messages=[{"role": "user", "content": "hello"}],
-        )
-        for c in conversations
-    )
+    Turn.objects.bulk_create(_completed(tenant, c, "t", "hello") for c in conversations)
     mine = Conversation.objects.create(tenant=tenant, conversation_id="mine", channel_id="web")
-    Turn.objects.create(
-        tenant=tenant,
-        conversation=mine,
-        turn_id="t0",
-        request_hash="h",
-        channel_id="web",
-        status=Turn.Status.COMPLETED,
-        messages=[{"role": "user", "content": "why is my bill so high"}],
-        agent_name="billing-agent",
-    )
+    _completed(tenant, mine, "t0", "why is my bill so high", agent_name="billing-agent").save()
     with connection.cursor() as cursor:
         # As on a database autovacuum never analyzed: no statistics at all.
         cursor.execute(

@@ -60,7 +60,10 @@ def test_select_caps_each_agent_keeps_newest_on_ties_and_dedupes():
 _conversations = itertools.count()
 
 
-def _decide(tenant, *, text, agent, candidates, strategy="vector", status=Turn.Status.COMPLETED) -> None:
+def _decide(
+    tenant, text: str, agent: str, best: float, second: float, *, strategy="vector", status=Turn.Status.COMPLETED
+) -> None:
+    """A routed, stored turn: `agent` scored `best`, the runner-up (the other demo agent) `second`."""
     conversation = Conversation.objects.create(
         tenant=tenant, conversation_id=f"c{next(_conversations)}", channel_id="web"
     )
@@ -79,46 +82,26 @@ def _decide(tenant, *, text, agent, candidates, strategy="vector", status=Turn.S
         channel_id="web",
         strategy=strategy,
         chosen_agent=agent,
-        candidates=[{"agent": a, "score": s} for a, s in candidates],
+        candidates=[
+            {"agent": agent, "score": best},
+            {"agent": "billing-agent" if agent == "order-agent" else "order-agent", "score": second},
+        ],
     )
 
 
 @pytest.mark.django_db
 def test_learn_channel_stores_confident_answered_decisions_and_bumps_the_registry_version():
     tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
-    confident = [("order-agent", 0.8), ("billing-agent", 0.1)]
-    _decide(tenant, text="where is my parcel", agent="order-agent", candidates=confident)
-    _decide(tenant, text="my parcel never came", agent="order-agent", candidates=confident)
-    _decide(
-        tenant,
-        text="why was I charged twice",
-        agent="billing-agent",
-        candidates=[("billing-agent", 0.7), ("order-agent", 0.2)],
-    )
+    _decide(tenant, "where is my parcel", "order-agent", 0.8, 0.1)
+    _decide(tenant, "my parcel never came", "order-agent", 0.8, 0.1)
+    _decide(tenant, "why was I charged twice", "billing-agent", 0.7, 0.2)
     # Not teaching: unsure (bottom half), failed turn, follow-up rule, agent no longer installed.
-    _decide(
-        tenant,
-        text="a vague question here",
-        agent="order-agent",
-        candidates=[("order-agent", 0.3), ("billing-agent", 0.29)],
-    )
-    _decide(tenant, text="the turn that failed", agent="order-agent", candidates=confident, status=Turn.Status.FAILED)
-    _decide(tenant, text="yes the second one", agent="order-agent", candidates=confident, strategy="follow-up")
-    _decide(
-        tenant, text="an agent that is gone", agent="gone-agent", candidates=[("gone-agent", 0.9), ("order-agent", 0.1)]
-    )
-    _decide(
-        tenant,
-        text="another vague question",
-        agent="billing-agent",
-        candidates=[("billing-agent", 0.3), ("order-agent", 0.28)],
-    )
-    _decide(
-        tenant,
-        text="a third vague one",
-        agent="billing-agent",
-        candidates=[("billing-agent", 0.3), ("order-agent", 0.27)],
-    )
+    _decide(tenant, "a vague question here", "order-agent", 0.3, 0.29)
+    _decide(tenant, "the turn that failed", "order-agent", 0.8, 0.1, status=Turn.Status.FAILED)
+    _decide(tenant, "yes the second one", "order-agent", 0.8, 0.1, strategy="follow-up")
+    _decide(tenant, "an agent that is gone", "gone-agent", 0.9, 0.1)
+    _decide(tenant, "another vague question", "billing-agent", 0.3, 0.28)
+    _decide(tenant, "a third vague one", "billing-agent", 0.3, 0.27)
     version = Tenant.objects.get(pk=tenant.pk).registry_version
 
     assert learn_channel(channel) == 3
@@ -185,12 +168,7 @@ def test_learning_task_runs_only_when_enabled(settings):
     from routing.tasks import learn_from_traffic
 
     tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
-    _decide(
-        tenant,
-        text="where is my parcel",
-        agent="order-agent",
-        candidates=[("order-agent", 0.8), ("billing-agent", 0.1)],
-    )
+    _decide(tenant, "where is my parcel", "order-agent", 0.8, 0.1)
     settings.ROUTER_LEARN_FROM_TRAFFIC = False
     assert learn_from_traffic() == {}
     settings.ROUTER_LEARN_FROM_TRAFFIC = True
@@ -217,12 +195,7 @@ def test_route_learn_command_learns_and_forgets():
     from django.core.management import call_command
 
     tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
-    _decide(
-        tenant,
-        text="where is my parcel",
-        agent="order-agent",
-        candidates=[("order-agent", 0.8), ("billing-agent", 0.1)],
-    )
+    _decide(tenant, "where is my parcel", "order-agent", 0.8, 0.1)
     out = StringIO()
     call_command("route_learn", stdout=out)
     assert out.getvalue().strip() == "acme/web/stable: 1 learned examples"
@@ -238,12 +211,7 @@ def test_embedded_scheduler_learns_once_per_interval_when_enabled(settings):
     from agents.scheduler import learn_if_due
 
     tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
-    _decide(
-        tenant,
-        text="where is my parcel",
-        agent="order-agent",
-        candidates=[("order-agent", 0.8), ("billing-agent", 0.1)],
-    )
+    _decide(tenant, "where is my parcel", "order-agent", 0.8, 0.1)
     settings.ROUTER_LEARN_INTERVAL = 100.0
     settings.ROUTER_LEARN_FROM_TRAFFIC = False
     assert learn_if_due(None, 1000.0) is None
