@@ -186,6 +186,16 @@ def _ensure_data() -> None:
         convert(ROOT.parent / "shared" / "benchmarks" / "lmos-router", DATA)
 
 
+def _rankings(index, embedder, texts: list[str]):
+    """The vector strategy's rankings of `texts` (its own functions, in batches: deferred
+    token vectors keep their inputs until used)."""
+    for start in range(0, len(texts), 256):
+        chunk = [index.speller.correct(t) for t in texts[start : start + 256]]
+        encoded = embedder.encode_with_tokens(chunk, defer=True)
+        for i in range(len(chunk)):
+            yield index.ranking([(m[i], t[i]) for m, t in encoded])
+
+
 def _accuracy(registry, embedder, texts: list[str], gold: list[str]) -> tuple[float, float]:
     """(accuracy of the routed decision incl. threshold/margin, top-1 accuracy) — the same
     functions as the vector strategy, batched."""
@@ -194,12 +204,10 @@ def _accuracy(registry, embedder, texts: list[str], gold: list[str]) -> tuple[fl
 
     index = get_index(registry, embedder)
     gate = Gate.for_registry(registry)
-    vectors = embedder.encode(texts)
     decided = top1 = 0
-    for i, label in enumerate(gold):
-        ranked = index.ranked([m[i] for m in vectors])
-        decided += (gate.judge(ranked)[0] or "") == label
-        top1 += ranked[0][0] == label
+    for ranking, label in zip(_rankings(index, embedder, texts), gold, strict=True):
+        decided += (gate.judge(ranking)[0] or "") == label
+        top1 += ranking.best == label
     return decided / len(gold), top1 / len(gold)
 
 
@@ -217,14 +225,12 @@ def _learned(registry, embedder, queries: list[str]):
 
     index = get_index(registry, embedder)
     gate = Gate.for_registry(registry)
-    vectors = embedder.encode(queries)
     observations = []
-    for i, query in enumerate(queries):
-        ranked = index.ranked([m[i] for m in vectors])
-        agent, _ = gate.judge(ranked)
+    for query, ranking in zip(queries, _rankings(index, embedder, queries), strict=True):
+        agent, _ = gate.judge(ranking)
         if agent:
             # As the decision row stores them.
-            stored = [c.as_dict() for c in candidates(ranked)]
+            stored = [c.as_dict() for c in candidates(ranking)]
             observations.append(Observation(text=query, agent=agent, candidates=stored))
     learned = select_examples(observations, max_per_agent=settings.ROUTER_LEARN_MAX_PER_AGENT)
     return replace(registry, learned=tuple((a, tuple(t)) for a, t in learned.items()), registry_version=-1)

@@ -59,8 +59,8 @@ def route_for_admin(*, channel: Channel, query: str, router: str | None, current
         decision, error = async_to_sync(route_query)(request=request, router_type=router or None), ""
     except AgentNotFound as exc:
         decision, error = None, exc.message
-    (scores,) = async_to_sync(rank)(registry, [query])
-    return decision, error, scores
+    (ranking,) = async_to_sync(rank)(registry, [query])
+    return decision, error, ranking.scores
 
 
 @admin.register(RoutingDecision)

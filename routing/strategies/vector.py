@@ -1,8 +1,8 @@
 """The vector router: cosine similarity between the query and each agent's texts.
 
 The embedder and each channel's index are built in a worker thread (never on the event
-loop) and cached; a query costs one embedding (~5 ms, both models of the ensemble at once) and a matrix
-product.
+loop) and cached; a query costs one embedding (both models of the ensemble at once, sentence and token
+vectors from one pass) and a few matrix products (routing/index.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.conf import settings
 from agents.specs import ChannelRegistry
 from routing.base import Candidate, Decision, RouteRequest
 from routing.embeddings import Embedder, _embedders, get_embedder
-from routing.index import AgentIndex, cached_index, get_index
+from routing.index import AgentIndex, Ranking, cached_index, get_index
 
 CANDIDATES_SHOWN = 5
 
@@ -40,18 +40,23 @@ class Gate:
             margin=settings.ROUTER_VECTOR_MARGIN if margin is None else margin,
         )
 
-    def judge(self, ranked: list[tuple[str, float]]) -> tuple[str | None, str]:
-        """(agent, reason): the best agent when it clears the threshold and leads the
-        runner-up by the margin, else (None, why not)."""
+    def judge(self, ranking: Ranking) -> tuple[str | None, str]:
+        """(agent, reason): the best agent when the query's relevance (its best sentence
+        score) clears the threshold and the agent leads the runner-up by the margin, else
+        (None, why not)."""
+        ranked = ranking.scores
         if not ranked:
             return None, "the channel has no agents"
         best, score = ranked[0]
         lead = score - ranked[1][1] if len(ranked) > 1 else score
-        if score < self.threshold:
-            return None, f"best score {score:.3f} ({best}) is below the threshold {self.threshold:.3f}"
+        if ranking.relevance < self.threshold:
+            return None, (
+                f"relevance {ranking.relevance:.3f} (best sentence score) is below the threshold "
+                f"{self.threshold:.3f}; best agent {best}"
+            )
         if lead < self.margin:
             return None, (f"{best} leads {ranked[1][0]} by {lead:.3f}, less than the margin {self.margin:.3f}")
-        return best, f"score {score:.3f}, {lead:.3f} ahead of the runner-up"
+        return best, f"score {score:.3f}, {lead:.3f} ahead of the runner-up; relevance {ranking.relevance:.3f}"
 
 
 async def _embedder() -> Embedder:
@@ -69,22 +74,22 @@ async def channel_index(registry: ChannelRegistry) -> tuple[Embedder, AgentIndex
     return embedder, index
 
 
-async def rank(registry: ChannelRegistry, texts: list[str]) -> list[list[tuple[str, float]]]:
+async def rank(registry: ChannelRegistry, texts: list[str]) -> list[Ranking]:
     """Every agent with its score, best first, for each text."""
     embedder, index = await channel_index(registry)
     # A query embeds in a few milliseconds: inline is cheaper than a thread hop.
-    vectors = embedder.encode(texts)
-    return [index.ranked([matrix[i] for matrix in vectors]) for i in range(len(texts))]
+    encoded = embedder.encode_with_tokens([index.speller.correct(text) for text in texts], defer=True)
+    return [index.ranking([(matrix[i], tokens[i]) for matrix, tokens in encoded]) for i in range(len(texts))]
 
 
-def candidates(ranked: list[tuple[str, float]]) -> list[Candidate]:
-    return [Candidate(agent, score) for agent, score in ranked[:CANDIDATES_SHOWN]]
+def candidates(ranking: Ranking) -> list[Candidate]:
+    return [Candidate(agent, score) for agent, score in ranking.scores[:CANDIDATES_SHOWN]]
 
 
 class VectorStrategy:
     name = "vector"
 
     async def decide(self, request: RouteRequest) -> Decision:
-        (ranked,) = await rank(request.registry, [request.query])
-        agent, reason = Gate.for_registry(request.registry).judge(ranked)
-        return Decision(strategy=self.name, agent=agent, candidates=candidates(ranked), reason=reason)
+        (ranking,) = await rank(request.registry, [request.query])
+        agent, reason = Gate.for_registry(request.registry).judge(ranking)
+        return Decision(strategy=self.name, agent=agent, candidates=candidates(ranking), reason=reason)
