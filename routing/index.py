@@ -34,6 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -98,17 +99,35 @@ def agent_texts(agent: AgentSpec, *, examples: bool = True) -> list[str]:
     return unique
 
 
-@dataclass(frozen=True)
 class Ranking:
     """Every agent with its score, best first, and the query's relevance: its best
-    sentence score, which the threshold compares."""
+    sentence score, which the threshold compares. Lists are built on demand: a turn needs
+    the first few of maybe a thousand agents."""
 
-    scores: list[tuple[str, float]]
-    relevance: float
+    def __init__(self, agents: list[str], order: np.ndarray, values: np.ndarray, relevance: float) -> None:
+        self._agents = agents
+        self._order = order  # agent indices, best first
+        self._values = values  # their scores, in that order
+        self.relevance = relevance
+
+    def top(self, n: int) -> list[tuple[str, float]]:
+        head = self._order[:n].tolist()
+        return [(self._agents[i], score) for i, score in zip(head, self._values[:n].tolist(), strict=True)]
+
+    @cached_property
+    def scores(self) -> list[tuple[str, float]]:
+        return self.top(len(self._order))
 
     @property
     def best(self) -> str | None:
-        return self.scores[0][0] if self.scores else None
+        return self._agents[int(self._order[0])] if len(self._order) else None
+
+    def score_of(self, agent: str) -> float | None:
+        try:
+            index = self._agents.index(agent)
+        except ValueError:
+            return None
+        return float(self._values[int(np.flatnonzero(self._order == index)[0])])
 
 
 @dataclass
@@ -147,7 +166,7 @@ class AgentIndex:
         """Every agent scored for one embedded query (see the module docstring)."""
         n = len(self.agents)
         if n == 0:
-            return Ranking(scores=[], relevance=0.0)
+            return Ranking(self.agents, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         sentence = []
         confidence = []
         for index, (vector, _) in zip(self.per_encoder, query, strict=True):
@@ -167,11 +186,14 @@ class AgentIndex:
             if lead < SURE_LEAD:
                 mixed = self._mix(query, sentence, confidence, top, trust, deferred=True)
         order = np.argsort(-mixed, kind="stable")
-        ranked = [(self.agents[i], score) for i, score in zip(top[order].tolist(), mixed[order].tolist(), strict=True)]
         # Agents past RERANK_TOP keep their sentence score; they rank after the reranked ones.
         rest = np.argsort(-combined, kind="stable")[len(top) :]
-        ranked += [(self.agents[i], score) for i, score in zip(rest.tolist(), combined[rest].tolist(), strict=True)]
-        return Ranking(scores=ranked, relevance=float(combined.max()))
+        return Ranking(
+            self.agents,
+            np.concatenate([top[order], rest]),
+            np.concatenate([mixed[order], combined[rest]]),
+            float(combined.max()),
+        )
 
     def _mix(
         self,

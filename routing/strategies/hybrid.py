@@ -21,7 +21,7 @@ class HybridStrategy:
     async def decide(self, request: RouteRequest) -> Decision:
         registry = request.registry
         (ranking,) = await rank(registry, [request.query])
-        ranked = ranking.scores
+        ranked = ranking.top(max(2, settings.ROUTER_HYBRID_CANDIDATES))
         gate = Gate.for_registry(registry)
         agent, reason = gate.judge(ranking)
         shown = candidates(ranking)

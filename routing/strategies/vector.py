@@ -44,7 +44,7 @@ class Gate:
         """(agent, reason): the best agent when the query's relevance (its best sentence
         score) clears the threshold and the agent leads the runner-up by the margin, else
         (None, why not)."""
-        ranked = ranking.scores
+        ranked = ranking.top(2)
         if not ranked:
             return None, "the channel has no agents"
         best, score = ranked[0]
@@ -83,7 +83,7 @@ async def rank(registry: ChannelRegistry, texts: list[str]) -> list[Ranking]:
 
 
 def candidates(ranking: Ranking) -> list[Candidate]:
-    return [Candidate(agent, score) for agent, score in ranking.scores[:CANDIDATES_SHOWN]]
+    return [Candidate(agent, score) for agent, score in ranking.top(CANDIDATES_SHOWN)]
 
 
 class VectorStrategy:
