@@ -187,13 +187,12 @@ def _ensure_data() -> None:
 
 
 def _rankings(index, embedder, texts: list[str]):
-    """The vector strategy's rankings of `texts` (its own functions, in batches: deferred
-    token vectors keep their inputs until used)."""
+    """The vector strategy's rankings of `texts`, in batches (deferred token vectors keep
+    their inputs until used)."""
+    from routing.strategies.vector import rankings
+
     for start in range(0, len(texts), 256):
-        chunk = [index.speller.correct(t) for t in texts[start : start + 256]]
-        encoded = embedder.encode_with_tokens(chunk, defer=True)
-        for i in range(len(chunk)):
-            yield index.ranking([(m[i], t[i]) for m, t in encoded])
+        yield from rankings(embedder, index, texts[start : start + 256])
 
 
 def _accuracy(registry, embedder, texts: list[str], gold: list[str]) -> tuple[float, float]:

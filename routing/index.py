@@ -164,8 +164,7 @@ class AgentIndex:
 
     def ranking(self, query: list[Query]) -> Ranking:
         """Every agent scored for one embedded query (see the module docstring)."""
-        n = len(self.agents)
-        if n == 0:
+        if not self.agents:
             return Ranking(self.agents, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
         sentence = []
         confidence = []
@@ -182,8 +181,8 @@ class AgentIndex:
         trust = self._token_trust(sentence)
         mixed = self._mix(query, sentence, confidence, top, trust, deferred=False)
         if any(tokens.deferred for _, tokens in query) and len(top) > 1:
-            lead = np.sort(mixed)[-1] - np.sort(mixed)[-2]
-            if lead < SURE_LEAD:
+            second, first = np.sort(mixed)[-2:]
+            if first - second < SURE_LEAD:
                 mixed = self._mix(query, sentence, confidence, top, trust, deferred=True)
         order = np.argsort(-mixed, kind="stable")
         # Agents past RERANK_TOP keep their sentence score; they rank after the reranked ones.
@@ -255,16 +254,15 @@ def _description_tokens(per_agent: list[list[AnyTokens]], n_agents: int) -> tupl
     limit = max(1.0, SHARED_TOKENS * n_agents)
     blocks, bounds = [], [0]
     for texts in per_agent:
-        rows = [
-            t.vectors[[i for i, key in enumerate(t.keys) if t.weights[i] > 0 and shared[key] <= limit]] for t in texts
-        ]
-        block = np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)
-        if len(block) == 0 and texts:
+        # Every agent has at least one text (agent_texts falls back to its name).
+        block = np.concatenate(
+            [t.vectors[[i for i, key in enumerate(t.keys) if t.weights[i] > 0 and shared[key] <= limit]] for t in texts]
+        )
+        if len(block) == 0:
             block = np.concatenate([t.vectors for t in texts])
         blocks.append(block)
         bounds.append(bounds[-1] + len(block))
-    dim = next((b.shape[1] for b in blocks if len(b)), 1)
-    matrix = np.concatenate([b.reshape(-1, dim) for b in blocks]) if blocks else np.zeros((0, dim))
+    matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), dtype=np.float32)
     return matrix.astype(np.float32), np.array(bounds, dtype=np.int64)
 
 

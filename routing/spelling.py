@@ -45,7 +45,7 @@ def known_words() -> frozenset[str]:
     return _known
 
 
-def _is_known(word: str, known: frozenset[str], targets: dict) -> bool:
+def _is_known(word: str, known: frozenset[str], targets: set[str]) -> bool:
     if word in known or word in targets:
         return True
     for suffix in _SUFFIXES:
@@ -84,11 +84,7 @@ def distance(a: str, b: str) -> int:
 
 class Speller:
     def __init__(self, texts: list[str]) -> None:
-        self.targets: dict[str, None] = {}
-        for text in texts:
-            for word in WORD_RE.findall(text.lower()):
-                if len(word) >= MIN_LENGTH:
-                    self.targets[word] = None
+        self.targets = {w for text in texts for w in WORD_RE.findall(text.lower()) if len(w) >= MIN_LENGTH}
         self.by_delete: dict[str, set[str]] = {}
         for word in self.targets:
             for key in _deletes(word, _edits(word)):

@@ -11,7 +11,7 @@ from routing import index as index_module
 from routing.embeddings import Tokens, get_embedder, information_weights
 from routing.index import _description_tokens, build_index
 from routing.spelling import Speller, distance
-from routing.strategies.vector import Gate
+from routing.strategies.vector import Gate, rankings
 
 
 def cap(name: str, description: str) -> CapabilitySpec:
@@ -60,8 +60,8 @@ def embedder():
 
 
 def rank(embedder, index, text: str):
-    encoded = embedder.encode_with_tokens([index.speller.correct(text)])
-    return index.ranking([(matrix[0], tokens[0]) for matrix, tokens in encoded])
+    (ranking,) = rankings(embedder, index, [text])
+    return ranking
 
 
 def test_sentence_vectors_with_tokens_equal_the_plain_ones(embedder):

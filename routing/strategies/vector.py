@@ -74,12 +74,17 @@ async def channel_index(registry: ChannelRegistry) -> tuple[Embedder, AgentIndex
     return embedder, index
 
 
+def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ranking]:
+    """Typo repair, embedding (USE's token vectors deferred) and scoring of `texts`."""
+    encoded = embedder.encode_with_tokens([index.speller.correct(text) for text in texts], defer=True)
+    return [index.ranking([(matrix[i], tokens[i]) for matrix, tokens in encoded]) for i in range(len(texts))]
+
+
 async def rank(registry: ChannelRegistry, texts: list[str]) -> list[Ranking]:
     """Every agent with its score, best first, for each text."""
     embedder, index = await channel_index(registry)
     # A query embeds in a few milliseconds: inline is cheaper than a thread hop.
-    encoded = embedder.encode_with_tokens([index.speller.correct(text) for text in texts], defer=True)
-    return [index.ranking([(matrix[i], tokens[i]) for matrix, tokens in encoded]) for i in range(len(texts))]
+    return rankings(embedder, index, texts)
 
 
 def candidates(ranking: Ranking) -> list[Candidate]:
