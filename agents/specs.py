@@ -72,6 +72,14 @@ class ChannelRegistry:
         millisecond to hash, too much to repeat per routed query."""
         return hash((self.agents, self.learned))
 
+    @cached_property
+    def has_examples(self) -> bool:
+        """Whether any agent has example queries, declared or learned: the vector router
+        scores such a channel differently (routing/index.py) and needs a higher threshold."""
+        return any(texts for _, texts in self.learned) or any(
+            cap.examples for agent in self.agents for cap in agent.capabilities
+        )
+
     def learned_for(self, name: str) -> tuple[str, ...]:
         for agent, texts in self.learned:
             if agent == name:

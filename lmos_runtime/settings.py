@@ -206,8 +206,12 @@ ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
 ROUTER_LEARN_FROM_TRAFFIC = env_bool("ROUTER_LEARN_FROM_TRAFFIC", False)
 ROUTER_LEARN_INTERVAL = env_float("ROUTER_LEARN_INTERVAL", 3600.0, minimum=10.0)
 ROUTER_LEARN_MAX_PER_AGENT = env_int("ROUTER_LEARN_MAX_PER_AGENT", 100, minimum=1)
-# The threshold of a channel that holds learned examples (and sets no threshold of its own).
-ROUTER_VECTOR_THRESHOLD_LEARNED = env_float("ROUTER_VECTOR_THRESHOLD_LEARNED", 0.30, minimum=-1.0, maximum=1.0)
+# The threshold of a channel whose agents have examples, declared or learned (and that sets
+# no threshold of its own): more texts per agent lift every query's best score, off-topic
+# ones included. The old name, from when only learned examples counted, still works.
+ROUTER_VECTOR_THRESHOLD_EXAMPLES = env_float(
+    "ROUTER_VECTOR_THRESHOLD_EXAMPLES", 0.30, minimum=-1.0, maximum=1.0, aliases=["ROUTER_VECTOR_THRESHOLD_LEARNED"]
+)
 
 # --- Limits and security --------------------------------------------------------------
 REQUIRE_API_KEYS = env_bool("REQUIRE_API_KEYS", False)

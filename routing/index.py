@@ -19,7 +19,9 @@ Scoring a query, per encoder:
    score already matches closely).
 With several encoders the agent scores are averaged, each encoder weighted by the square of
 its own best sentence score: a model that understands the query (USE on German) outweighs
-one that does not (MiniLM on German), and on English both count about the same.
+one that does not (MiniLM on German), and on English both count about the same. When the
+query seems to be in another language than the descriptions (`_language_trust`), the
+English-only encoder's weight and the token scores are turned down further.
 
 The threshold of the vector router compares the best sentence score (`Ranking.relevance`):
 it tells "is this query about any agent at all" better than the mixed score does. Every
@@ -60,7 +62,8 @@ SURE_LEAD = 0.05
 # query much farther from every agent than its multilingual one (USE) does. Best sentence
 # score of the English-only encoder / of the multilingual one: English queries of
 # train.csv >= 0.94 for 95 % of them (median 1.37), the German check queries <= 0.6 for 75 %.
-# The token score counts fully from AGREEMENT_FULL, not at all up to AGREEMENT_NONE.
+# The token score and the English-only encoder count fully from AGREEMENT_FULL, not at all
+# up to AGREEMENT_NONE.
 AGREEMENT_NONE = 0.6
 AGREEMENT_FULL = 0.9
 # Indexes kept per process; an index of 12 agents is ~100 KB, of 1,000 agents ~10 MB.
@@ -175,10 +178,16 @@ class AgentIndex:
             sentence.append(scores)
             # An encoder that finds nothing close (MiniLM on a German query) gets less say.
             confidence.append(max(float(scores.max()), 1e-3) ** CONFIDENCE_POWER)
+        trust = self._language_trust(sentence)
+        # On a query in another language than the descriptions an English-only encoder
+        # ranks by accident: the multilingual one decides alone (German check queries:
+        # 0.864 -> 0.894 routed; English unchanged).
+        confidence = [
+            c if index.multilingual else c * trust for c, index in zip(confidence, self.per_encoder, strict=True)
+        ]
         total = sum(confidence)
         combined = sum(c * s for c, s in zip(confidence, sentence, strict=True)) / total
         top = np.argsort(-combined, kind="stable")[:RERANK_TOP]
-        trust = self._token_trust(sentence)
         mixed = self._mix(query, sentence, confidence, top, trust, deferred=False)
         if any(tokens.deferred for _, tokens in query) and len(top) > 1:
             second, first = np.sort(mixed)[-2:]
@@ -217,7 +226,7 @@ class AgentIndex:
                 mixed += c * ((1.0 - weight) * scores[top] + weight * token_scores)
         return mixed / sum(confidence)
 
-    def _token_trust(self, sentence: list[np.ndarray]) -> float:
+    def _language_trust(self, sentence: list[np.ndarray]) -> float:
         """1.0, or less when the query seems not to be in the descriptions' language."""
         english = [float(s.max()) for i, s in zip(self.per_encoder, sentence, strict=True) if not i.multilingual]
         multilingual = [float(s.max()) for i, s in zip(self.per_encoder, sentence, strict=True) if i.multilingual]
@@ -273,7 +282,6 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
     texts: list[str] = []
     starts: list[int] = []
     described: list[list[str]] = []
-    has_examples = False
     for agent in registry.agents:
         names.append(agent.name)
         starts.append(len(texts))
@@ -283,7 +291,6 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
         learned = [t for t in registry.learned_for(agent.name) if t.lower() not in seen]
         texts.extend(learned)
         described.append(agent_texts(agent, examples=False))
-        has_examples = has_examples or bool(learned) or any(cap.examples for cap in agent.capabilities)
     flat = [t for texts_of_agent in described for t in texts_of_agent]
     # Description texts are embedded once, with their tokens; examples without.
     row_of = {text: i for i, text in enumerate(flat)}
@@ -303,7 +310,7 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
             per_agent.append(tokens[at : at + len(texts_of_agent)])
             at += len(texts_of_agent)
         token_matrix, token_bounds = _description_tokens(per_agent, len(names))
-        weights = TOKEN_WEIGHT_WITH_EXAMPLES if has_examples else TOKEN_WEIGHT
+        weights = TOKEN_WEIGHT_WITH_EXAMPLES if registry.has_examples else TOKEN_WEIGHT
         centroids = (
             np.stack([matrix[s:e].mean(axis=0) for s, e in zip(starts, [*starts[1:], len(texts)], strict=True)])
             if names

@@ -106,18 +106,34 @@ def test_threshold_compares_relevance_and_off_topic_queries_stay_out(embedder):
     assert len(off_topic.scores) == len(AGENTS)
 
 
+def _sentence_scores(index, embedder, text: str) -> list[np.ndarray]:
+    """Per encoder, every agent's sentence score for `text` (step 1 of index.py)."""
+    scores = []
+    for part, (matrix, _) in zip(index.per_encoder, embedder.encode_with_tokens([text]), strict=True):
+        best = np.maximum.reduceat(part.texts @ matrix[0], part.starts)
+        scores.append(index_module.MAX_WEIGHT * best + (1 - index_module.MAX_WEIGHT) * (part.centroids @ matrix[0]))
+    return scores
+
+
 def test_token_score_counts_less_for_a_query_in_another_language(embedder):
     index = build_index(registry(), embedder)
-    sentence = []
-    for text in ("I need to create a new account", "Ich möchte ein neues Kundenkonto anlegen"):
-        encoded = embedder.encode_with_tokens([text])
-        scores = []
-        for part, (matrix, _) in zip(index.per_encoder, encoded, strict=True):
-            best = np.maximum.reduceat(part.texts @ matrix[0], part.starts)
-            scores.append(index_module.MAX_WEIGHT * best + (1 - index_module.MAX_WEIGHT) * (part.centroids @ matrix[0]))
-        sentence.append(scores)
-    assert index._token_trust(sentence[0]) == 1.0
-    assert index._token_trust(sentence[1]) < 0.5
+    assert index._language_trust(_sentence_scores(index, embedder, "I need to create a new account")) == 1.0
+    german = _sentence_scores(index, embedder, "Ich möchte ein neues Kundenkonto anlegen")
+    assert index._language_trust(german) < 0.5
+
+
+def test_a_query_in_another_language_is_ranked_by_the_multilingual_encoder(embedder):
+    index = build_index(registry(), embedder)
+    text = "Wo ist meine Bestellung gerade?"
+    scores = _sentence_scores(index, embedder, text)
+    assert index._language_trust(scores) == 0.0
+    use = next(s for s, part in zip(scores, index.per_encoder, strict=True) if part.multilingual)
+    minilm = next(s for s, part in zip(scores, index.per_encoder, strict=True) if not part.multilingual)
+    (ranking,) = rankings(embedder, index, [text])
+    # MiniLM's say is gone: the relevance is USE's own best score, not a mix with MiniLM's.
+    assert ranking.relevance == pytest.approx(float(use.max()), abs=1e-6)
+    assert abs(float(minilm.max()) - float(use.max())) > 0.05
+    assert ranking.best == "order-agent"
 
 
 def test_shared_description_tokens_are_left_out_unless_an_agent_would_have_none():

@@ -98,6 +98,23 @@ def test_json_format_spelling_means_json_object():
     assert result.stdout.strip() == "json_object", result.stderr
 
 
+def test_the_old_name_of_the_examples_threshold_still_sets_it():
+    env = {k: v for k, v in os.environ.items() if k != "ROUTER_VECTOR_THRESHOLD_EXAMPLES"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.ROUTER_VECTOR_THRESHOLD_EXAMPLES)",
+        ],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "lmos_runtime.settings", "ROUTER_VECTOR_THRESHOLD_LEARNED": "0.41"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == "0.41", result.stderr
+
+
 def test_every_setting_is_documented_in_the_readme_configuration_table():
     import re
 
