@@ -3,6 +3,8 @@ routing/embeddings.py, routing/spelling.py), on the real models."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -107,11 +109,12 @@ def test_threshold_compares_relevance_and_off_topic_queries_stay_out(embedder):
 
 
 def _sentence_scores(index, embedder, text: str) -> list[np.ndarray]:
-    """Per encoder, every agent's sentence score for `text` (step 1 of index.py)."""
+    """Per encoder, every agent's sentence score for `text` as the relevance measures it."""
     scores = []
     for part, (matrix, _) in zip(index.per_encoder, embedder.encode_with_tokens([text]), strict=True):
         best = np.maximum.reduceat(part.texts @ matrix[0], part.starts)
-        scores.append(index_module.MAX_WEIGHT * best + (1 - index_module.MAX_WEIGHT) * (part.centroids @ matrix[0]))
+        weight = index_module.RELEVANCE_MAX_WEIGHT
+        scores.append(weight * best + (1 - weight) * (part.centroids @ matrix[0]))
     return scores
 
 
@@ -134,6 +137,23 @@ def test_a_query_in_another_language_is_ranked_by_the_multilingual_encoder(embed
     assert ranking.relevance == pytest.approx(float(use.max()), abs=1e-6)
     assert abs(float(minilm.max()) - float(use.max())) > 0.05
     assert ranking.best == "order-agent"
+
+
+def test_the_ranking_leans_on_the_centroid_with_descriptions_only_and_the_relevance_does_not(embedder, monkeypatch):
+    described = build_index(registry(), embedder)
+    with_examples = build_index(
+        registry(tuple(replace(a, capabilities=(replace(a.capabilities[0], examples=("hi",)),)) for a in AGENTS)),
+        embedder,
+    )
+    assert described.per_encoder[0].max_weight == index_module.MAX_WEIGHT < 0.8
+    assert with_examples.per_encoder[0].max_weight == index_module.MAX_WEIGHT_WITH_EXAMPLES
+    text = "I need help updating purchase 123456"
+    before = rank(embedder, described, text)
+    monkeypatch.setattr(index_module, "MAX_WEIGHT", index_module.RELEVANCE_MAX_WEIGHT)
+    after = rank(embedder, build_index(registry(), embedder), text)
+    assert before.scores != after.scores
+    # The threshold's measure is the same whatever the ranking's mix.
+    assert before.relevance == pytest.approx(after.relevance, abs=1e-6)
 
 
 def test_shared_description_tokens_are_left_out_unless_an_agent_would_have_none():
