@@ -188,10 +188,9 @@ class AgentIndex:
             best = np.maximum.reduceat(index.texts @ q, index.starts)
             centroid = index.centroids @ q
             sentence.append(index.max_weight * best + (1.0 - index.max_weight) * centroid)
-            scores = RELEVANCE_MAX_WEIGHT * best + (1.0 - RELEVANCE_MAX_WEIGHT) * centroid
-            relevant.append(scores)
+            relevant.append(RELEVANCE_MAX_WEIGHT * best + (1.0 - RELEVANCE_MAX_WEIGHT) * centroid)
             # An encoder that finds nothing close (MiniLM on a German query) gets less say.
-            confidence.append(max(float(scores.max()), 1e-3) ** CONFIDENCE_POWER)
+            confidence.append(max(float(relevant[-1].max()), 1e-3) ** CONFIDENCE_POWER)
         trust = self._language_trust(relevant)
         # On a query in another language than the descriptions an English-only encoder
         # ranks by accident: the multilingual one decides alone (German check queries:
