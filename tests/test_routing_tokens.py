@@ -111,7 +111,7 @@ def test_threshold_compares_relevance_and_off_topic_queries_stay_out(embedder):
 def _sentence_scores(index, embedder, text: str) -> list[np.ndarray]:
     """Per encoder, every agent's sentence score for `text` as the relevance measures it."""
     scores = []
-    for part, (matrix, _) in zip(index.per_encoder, embedder.encode_with_tokens([text]), strict=True):
+    for part, matrix in zip(index.per_encoder, embedder.encode([text]), strict=True):
         best = np.maximum.reduceat(part.texts @ matrix[0], part.starts)
         weight = index_module.RELEVANCE_MAX_WEIGHT
         scores.append(weight * best + (1 - weight) * (part.centroids @ matrix[0]))

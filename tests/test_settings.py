@@ -11,10 +11,11 @@ from lmos_runtime import env
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_settings(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+def _load_settings(extra_env: dict[str, str], setting: str = "AGENT_TIMEOUT") -> subprocess.CompletedProcess:
+    """Start Django in a new process with `extra_env` and print `setting`."""
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     environment.update({"DJANGO_SETTINGS_MODULE": "lmos_runtime.settings", "SECRET_KEY": "x" * 50}, **extra_env)
-    code = "import django; django.setup(); from django.conf import settings; print(settings.AGENT_TIMEOUT)"
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{setting})"
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True)
 
 
@@ -99,19 +100,7 @@ def test_json_format_spelling_means_json_object():
 
 
 def test_the_old_name_of_the_examples_threshold_still_sets_it():
-    env = {k: v for k, v in os.environ.items() if k != "ROUTER_VECTOR_THRESHOLD_EXAMPLES"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; "
-            "print(settings.ROUTER_VECTOR_THRESHOLD_EXAMPLES)",
-        ],
-        cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "lmos_runtime.settings", "ROUTER_VECTOR_THRESHOLD_LEARNED": "0.41"},
-        capture_output=True,
-        text=True,
-    )
+    result = _load_settings({"ROUTER_VECTOR_THRESHOLD_LEARNED": "0.41"}, "ROUTER_VECTOR_THRESHOLD_EXAMPLES")
     assert result.stdout.strip() == "0.41", result.stderr
 
 
