@@ -14,6 +14,14 @@ ENV PATH=/opt/venv/bin:$PATH
 COPY requirements.txt /tmp/requirements.txt
 RUN pip install --requirement /tmp/requirements.txt
 
+# --- glossary: the vector router's German-English word list (routing/glossary.py) ------
+FROM build AS glossary
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends dict-freedict-deu-eng \
+    && pip install simplemma==2.0.0
+COPY scripts/build_glossary.py /tmp/build_glossary.py
+RUN python /tmp/build_glossary.py --out /opt/glossary/de-en.sqlite
+
 # --- runtime: the virtualenv, the code, a non-root user -------------------------------
 FROM python:3.11-slim AS runtime
 
@@ -24,12 +32,14 @@ ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=lmos_runtime.settings \
     DATA_DIR=/tmp/lmos \
+    ROUTER_GLOSSARY=/opt/glossary/de-en.sqlite \
     HOME=/tmp
 
 RUN groupadd --system --gid 10001 lmos \
     && useradd --system --uid 10001 --gid lmos --no-create-home --home-dir /tmp --shell /usr/sbin/nologin lmos
 
 COPY --from=build /opt/venv /opt/venv
+COPY --from=glossary /opt/glossary /opt/glossary
 WORKDIR /app
 # Everything not excluded by .dockerignore; owned by root, so the app cannot modify itself.
 COPY . .

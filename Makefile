@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8081
 
-.PHONY: run install test lint format bench migrate demo-agents clean
+.PHONY: run install glossary test lint format bench migrate demo-agents clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# The vector router's German-English glossary (routing/glossary.py), built from Debian's
+# FreeDict package. Optional: where it cannot be fetched, German queries are routed without it.
+GLOSSARY := var/glossary/de-en.sqlite
+$(GLOSSARY): scripts/build_glossary.py | $(VENV)/.installed
+	$(PY) scripts/build_glossary.py --fetch --out $@ || \
+		echo "no German glossary: the router works without it (see docs/routing.md)"
+
+glossary: $(GLOSSARY)
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
 # The demo: migrate, load the demo registry, start the demo agents and daphne.
-run: install
+run: install glossary
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/run_demo.sh
 
 demo-agents: install
@@ -39,7 +48,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install
+bench: install glossary
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || \
 		echo "wrk could not be installed: the concurrency benchmark will be skipped"
 	$(PY) -m benchmarks

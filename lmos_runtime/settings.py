@@ -197,6 +197,11 @@ CLARIFICATION_ENABLED = env_bool("CLARIFICATION_ENABLED", False)
 ROUTER_EMBEDDING = env_choice("ROUTER_EMBEDDING", "ensemble", ["ensemble", "minilm", "use"])
 # Load the embedding models when the web process starts (in a thread), not on the first turn.
 ROUTER_PRELOAD = env_bool("ROUTER_PRELOAD", True)
+# German queries glossed into English for the vector router (routing/glossary.py); built by
+# `make glossary`. "off": off; a missing file: off, with a log line.
+ROUTER_GLOSSARY = env_str("ROUTER_GLOSSARY", str(BASE_DIR / "var" / "glossary" / "de-en.sqlite"))
+if ROUTER_GLOSSARY.lower() in ("off", "false", "none", "0"):
+    ROUTER_GLOSSARY = ""
 ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.20, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.

@@ -1,0 +1,155 @@
+"""Build the router's German-English glossary (routing/glossary.py) from FreeDict's
+German-English dictionary in dictd format (Debian package dict-freedict-deu-eng: the Ding
+dictionary, GPL) and simplemma's German word forms (so that "möchte" finds "mögen").
+
+    python scripts/build_glossary.py [--source DIR | --fetch] [--out FILE]
+
+DIR holds freedict-deu-eng.index and freedict-deu-eng.dict.dz (default /usr/share/dictd,
+where the Debian package installs them); --fetch downloads the package with apt-get
+instead (no root needed) when it is not installed.
+The result is a SQLite file of two tables: words (German word -> English translations,
+most common sense first as the dictionary lists them) and forms (inflected form -> base
+form). `make glossary` fetches the package and runs this; without the file the router
+works as before, without its German path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "var" / "glossary" / "de-en.sqlite"
+NAME = "freedict-deu-eng"
+PACKAGE = "dict-freedict-deu-eng"
+# Translations kept per word: enough for the senses in common use.
+MAX_TRANSLATIONS = 12
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# Lines of an entry that are not its translations.
+_NOT_TRANSLATION = ('"', "Synonym", "see:", "Note:")
+# Senses a customer would not mean.
+_UNUSUAL = re.compile(r"\[(archaic|obs\.|dated|rare|slang|vulg\.|pej\.|humor\.|poet\.|Br\. dialect)\]")
+# "order sth. from sb." -> "order from"
+_OBJECTS = re.compile(r"(?<!\w)(sb|sth|sb\.'s|sth\.'s|one's)(\.|\b)")
+# Objects and reflexives before a German verb: "etw. abbestellen", "sich anmelden".
+_GERMAN_OBJECTS = re.compile(r"^((etw|jdn|jdm|jds)\.?\s+|\(?sich\)?\s+|\(etw\.?\)\s+)+")
+_MARKUP = re.compile(r"\[[^\]]*\]|<[^>]*>|/[^/]*/|\([^)]*\)|\{[^}]*\}")
+
+
+def _number(text: str) -> int:
+    value = 0
+    for char in text:
+        value = value * 64 + _B64.index(char)
+    return value
+
+
+def translations(entry: str) -> list[str]:
+    """The translations on an entry's first translation line (its first line is the
+    headword with pronunciation and part of speech)."""
+    for line in entry.split("\n")[1:]:
+        line = line.strip()
+        if not line or line.startswith(_NOT_TRANSLATION):
+            continue
+        out = []
+        for part in re.split(r"[,;]", _MARKUP.sub(" ", _UNUSUAL.sub(" \x00 ", line))):
+            words = " ".join(_OBJECTS.sub(" ", part).split()).strip(" .…/")
+            if words and "\x00" not in part and len(words) < 40:
+                out.append(words)
+        return out
+    return []
+
+
+def read_dictd(source: Path) -> dict[str, list[str]]:
+    data = gzip.open(source / f"{NAME}.dict.dz").read()
+    words: dict[str, list[str]] = {}
+    with open(source / f"{NAME}.index", encoding="utf-8") as index:
+        for line in index:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3 or parts[0].startswith("00-"):
+                continue
+            # Only single words: a query is glossed word by word.
+            head = _GERMAN_OBJECTS.sub("", parts[0])
+            if not head or " " in head:
+                continue
+            start, length = _number(parts[1]), _number(parts[2])
+            found = words.setdefault(head.lower(), [])
+            for text in translations(data[start : start + length].decode("utf-8", "replace")):
+                if text not in found and len(found) < MAX_TRANSLATIONS:
+                    found.append(text)
+    return {word: found for word, found in words.items() if found}
+
+
+def read_forms(known: dict[str, list[str]]) -> dict[str, str]:
+    """Inflected form -> base form (that the dictionary has): "weiß" -> "wissen" as well as
+    the adjective "weiß"."""
+    from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
+
+    forms: dict[str, str] = {}
+    for form, lemma in DefaultDictionaryFactory().get_dictionary("de").items():
+        form, lemma = str(form).lower(), str(lemma).lower()
+        if form != lemma and lemma in known:
+            forms[form] = lemma
+    return forms
+
+
+def build(source: Path, out: Path) -> tuple[int, int]:
+    words = read_dictd(source)
+    forms = read_forms(words)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    db = sqlite3.connect(partial)
+    db.execute("CREATE TABLE words (word TEXT PRIMARY KEY, translations TEXT NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE TABLE forms (form TEXT PRIMARY KEY, lemma TEXT NOT NULL) WITHOUT ROWID")
+    db.executemany("INSERT INTO words VALUES (?, ?)", ((w, "\t".join(t)) for w, t in words.items()))
+    db.executemany("INSERT INTO forms VALUES (?, ?)", forms.items())
+    db.commit()
+    db.execute("VACUUM")
+    db.close()
+    # Readers never see a half-written file.
+    partial.replace(out)
+    return len(words), len(forms)
+
+
+def fetch(into: Path) -> Path:
+    """Download and unpack Debian's dict-freedict-deu-eng into `into`; the dictd folder."""
+    if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
+        raise RuntimeError("apt-get and dpkg-deb are needed to fetch the dictionary (Debian or Ubuntu)")
+    subprocess.run(["apt-get", "download", "-q", PACKAGE], cwd=into, check=True, capture_output=True)
+    (deb,) = into.glob(f"{PACKAGE}_*.deb")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(into / "root")], check=True)
+    return into / "root" / "usr" / "share" / "dictd"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", type=Path, default=Path("/usr/share/dictd"))
+    parser.add_argument("--fetch", action="store_true", help=f"download {PACKAGE} if it is not installed")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        source = args.source
+        if not (source / f"{NAME}.index").exists() and args.fetch:
+            try:
+                source = fetch(Path(scratch))
+            except (RuntimeError, subprocess.CalledProcessError, ValueError) as exc:
+                detail = getattr(exc, "stderr", b"") or b""
+                print(f"could not fetch {PACKAGE}: {exc} {detail.decode(errors='replace').strip()}", file=sys.stderr)
+                return 1
+        if not (source / f"{NAME}.index").exists():
+            print(f"no {NAME} dictionary in {source}", file=sys.stderr)
+            return 1
+        n_words, n_forms = build(source, args.out)
+    print(f"glossary: {n_words} words, {n_forms} word forms -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The German glossary of the vector router (scripts/build_glossary.py, routing/glossary.py)
+on a small dictionary in FreeDict's dictd format, with the real models."""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from routing.embeddings import get_embedder
+from routing.glossary import Glossary
+from routing.index import build_index
+from routing.strategies.vector import rankings
+from tests.test_routing_tokens import registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import build_glossary
+
+# Headword -> entry body, as FreeDict's Ding dictionary writes them (first line: the
+# headword, pronunciation and part of speech; then the translations; then notes).
+ENTRIES = {
+    "Ich": "Ich /ɪç/ <pron>\nI <pron, pers>, me <pron>\n",
+    "mögen": 'mögen /ˈmøːɡn̩/ <v>\nlike <v>, want <v>, may\n      "Ich mag das."  - I like it.\n',
+    "ein": "ein /aɪn/ <art>\na, an, one\n",
+    "neu": "neu /nɔʏ/ <adj>\nnew <adj>, fresh, recent\n   Synonym: {frisch}\n",
+    "Kunde": "Kunde /ˈkʊndə/ <masc, n, sg>\n [econ.] customer <n>, client <n>\n",
+    "Konto": "Konto /ˈkɔnto/ <neut, n, sg>\n [fin.] account <n>\n see: {Konten}\n",
+    "anlegen": "anlegen /ˈanleːɡn̩/ <v>\ncreate sth. <v>, set up sth., invest [fin.]\n",
+    "Rechnung": "Rechnung /ˈʁɛçnʊŋ/ <fem, n, sg>\n [econ.] reckoning <n> [archaic], bill, invoice\n",
+    "etw abbestellen": "etw. abbestellen /ˈapbəʃtɛlən/ <v>\ncancel sth. <v>\n",
+}
+
+
+def write_dictd(folder: Path, entries: dict[str, str]) -> Path:
+    """A dictd dictionary (index + gzip data) as the Debian package installs it."""
+
+    def b64(n: int) -> str:
+        digits = ""
+        while True:
+            digits = build_glossary._B64[n % 64] + digits
+            n //= 64
+            if not n:
+                return digits
+
+    data, index = b"", []
+    for head, body in [("00-database-info", "about this dictionary\n"), *entries.items()]:
+        raw = body.encode()
+        index.append(f"{head.lower()}\t{b64(len(data))}\t{b64(len(raw))}")
+        data += raw
+    (folder / f"{build_glossary.NAME}.index").write_text("\n".join(index) + "\n", encoding="utf-8")
+    with gzip.open(folder / f"{build_glossary.NAME}.dict.dz", "wb") as out:
+        out.write(data)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def glossary_file(tmp_path_factory) -> Path:
+    folder = write_dictd(tmp_path_factory.mktemp("dictd"), ENTRIES)
+    out = folder / "de-en.sqlite"
+    assert build_glossary.main(["--source", str(folder), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return get_embedder()
+
+
+@pytest.fixture(scope="module")
+def glossary(glossary_file, embedder) -> Glossary:
+    (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
+    return Glossary(glossary_file, use.encode)
+
+
+def test_build_keeps_translations_and_word_forms(glossary_file):
+    db = sqlite3.connect(glossary_file)
+    words = dict(db.execute("SELECT word, translations FROM words"))
+    # Markup, notes, examples and archaic senses are dropped; "etw." before a verb too.
+    assert words["rechnung"].split("\t") == ["bill", "invoice"]
+    assert words["anlegen"].split("\t") == ["create", "set up", "invest"]
+    assert words["abbestellen"] == "cancel"
+    assert words["ich"].split("\t") == ["I", "me"]
+    assert "00-database-info" not in words
+    # Inflected forms point at base forms the dictionary has (simplemma's German forms).
+    forms = dict(db.execute("SELECT form, lemma FROM forms"))
+    assert forms["möchte"] == "mögen"
+    assert forms["neues"] == "neu"
+
+
+def test_missing_dictionary_is_a_clear_error(tmp_path, capsys):
+    assert build_glossary.main(["--source", str(tmp_path), "--out", str(tmp_path / "x.sqlite")]) == 1
+    assert "no freedict-deu-eng dictionary" in capsys.readouterr().err
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_gloss_translates_words_forms_and_compounds(glossary):
+    gloss = glossary.gloss("Ich möchte ein neues Kundenkonto anlegen")
+    assert gloss is not None
+    words = gloss.split()
+    # Every word is English now; the compound the dictionary lacks comes from its parts.
+    assert words[0] in ("I", "me") and words[1] in ("like", "want", "may")
+    assert "customer account" in gloss or "client account" in gloss
+    assert "new" in words and "create" in words
+    assert not {"Ich", "möchte", "neues", "Kundenkonto", "anlegen"} & set(words)
+    # The multilingual encoder picks the sense; the dictionary's archaic one is gone.
+    assert glossary.gloss("Rechnung") in ("bill", "invoice")
+
+
+def test_text_the_dictionary_does_not_cover_is_not_glossed(glossary):
+    assert glossary.gloss("Where can I find my invoice?") is None
+    assert glossary.gloss("12345 ?!") is None
+    assert glossary.gloss("") is None
+
+
+def test_glossed_german_query_is_routed_more_surely_and_english_ones_are_untouched(glossary_file, embedder, settings):
+    index = build_index(registry(), embedder)
+    german, english = "Ich möchte ein neues Kundenkonto anlegen", "I would like to create a new customer account"
+
+    def lead(ranking) -> float:
+        (_, first), (_, second) = ranking.top(2)
+        return first - second
+
+    settings.ROUTER_GLOSSARY = ""
+    plain_de, plain_en = rankings(embedder, index, [german, english])
+    settings.ROUTER_GLOSSARY = str(glossary_file)
+    glossed_de, glossed_en = rankings(embedder, index, [german, english])
+    # The German query seems foreign (MiniLM cannot read it), so it is glossed: the same
+    # agent, further ahead of the runner-up, and more relevant.
+    assert plain_de.trust < 1.0
+    assert plain_de.best == glossed_de.best == "account-agent"
+    assert lead(glossed_de) > lead(plain_de) + 0.03
+    assert glossed_de.relevance > plain_de.relevance + 0.05
+    # An English query is not glossed at all.
+    assert plain_en.trust == 1.0
+    assert glossed_en.scores == plain_en.scores and glossed_en.relevance == plain_en.relevance
