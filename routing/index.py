@@ -117,15 +117,11 @@ class Ranking:
     sentence score, which the threshold compares. Lists are built on demand: a turn needs
     the first few of maybe a thousand agents."""
 
-    def __init__(
-        self, agents: list[str], order: np.ndarray, values: np.ndarray, relevance: float, trust: float = 1.0
-    ) -> None:
+    def __init__(self, agents: list[str], order: np.ndarray, values: np.ndarray, relevance: float) -> None:
         self._agents = agents
         self._order = order  # agent indices, best first
         self._values = values  # their scores, in that order
         self.relevance = relevance
-        # 1.0, or less when the query seemed to be in another language than the agents' texts.
-        self.trust = trust
 
     def blend(self, other: Ranking, weight: float) -> Ranking:
         """Scores and relevance mixed with `other`'s (the same agents ranked for another
@@ -137,7 +133,7 @@ class Ranking:
         mixed = (1.0 - weight) * mine + weight * theirs
         order = np.argsort(-mixed, kind="stable")
         relevance = (1.0 - weight) * self.relevance + weight * other.relevance
-        return Ranking(self._agents, order, mixed[order], relevance, self.trust)
+        return Ranking(self._agents, order, mixed[order], relevance)
 
     def top(self, n: int) -> list[tuple[str, float]]:
         head = self._order[:n].tolist()
@@ -231,7 +227,6 @@ class AgentIndex:
             np.concatenate([top[order], rest]),
             np.concatenate([mixed[order], combined[rest]]),
             relevance,
-            trust,
         )
 
     def _mix(

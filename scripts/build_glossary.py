@@ -7,10 +7,11 @@ dictionary, GPL) and simplemma's German word forms (so that "möchte" finds "mö
 DIR holds freedict-deu-eng.index and freedict-deu-eng.dict.dz (default /usr/share/dictd,
 where the Debian package installs them); --fetch downloads the package with apt-get
 instead (no root needed) when it is not installed.
-The result is a SQLite file of two tables: words (German word -> English translations,
-most common sense first as the dictionary lists them) and forms (inflected form -> base
-form). `make glossary` fetches the package and runs this; without the file the router
-works as before, without its German path.
+
+The result is a SQLite file of three tables: words (German word -> English translations,
+in the dictionary's order), forms (inflected form -> base form) and english (English words
+and word forms, which tell an English query from a German one). `make glossary` runs this
+with --fetch; without the file the router works as before, without its German path.
 """
 
 from __future__ import annotations
@@ -99,9 +100,19 @@ def read_forms(known: dict[str, list[str]]) -> dict[str, str]:
     return forms
 
 
+def read_english() -> set[str]:
+    """English words and word forms (simplemma's English table): a query made of them is
+    English, however many of them German has too ("so", "was", "will", "problem")."""
+    from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
+
+    table = DefaultDictionaryFactory().get_dictionary("en")
+    return {str(word).lower() for pair in table.items() for word in pair}
+
+
 def build(source: Path, out: Path) -> tuple[int, int]:
     words = read_dictd(source)
     forms = read_forms(words)
+    english = read_english()
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")
     partial.unlink(missing_ok=True)
@@ -110,6 +121,8 @@ def build(source: Path, out: Path) -> tuple[int, int]:
     db.execute("CREATE TABLE forms (form TEXT PRIMARY KEY, lemma TEXT NOT NULL) WITHOUT ROWID")
     db.executemany("INSERT INTO words VALUES (?, ?)", ((w, "\t".join(t)) for w, t in words.items()))
     db.executemany("INSERT INTO forms VALUES (?, ?)", forms.items())
+    db.execute("CREATE TABLE english (word TEXT PRIMARY KEY) WITHOUT ROWID")
+    db.executemany("INSERT INTO english VALUES (?)", ((word,) for word in english))
     db.commit()
     db.execute("VACUUM")
     db.close()

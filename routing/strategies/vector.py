@@ -21,11 +21,10 @@ from routing.index import AgentIndex, Ranking, cached_index, get_index
 CANDIDATES_SHOWN = 5
 # Share of the gloss's ranking in a glossed query's (the original's is the rest). Fitted on
 # the German renderings of train.csv queries (benchmarks/german_dev.py), routed, descriptions
-# only / 5 examples: 0.0 (no gloss) -> 0.621 / 0.955, 0.5 -> 0.818 / 0.955, 0.7 -> 0.803 /
-# 0.985, 1.0 -> 0.818 / 0.985 but off-topic queries rejected 85 % -> 80 %. Only queries
-# that seem foreign (Ranking.trust < 1) are glossed: glossing every query the dictionary
-# covers also glosses English that reads as German and costs train.csv 0.4 points.
-GLOSS_WEIGHT = 0.7
+# only / 5 examples: 0.0 (no gloss) -> 0.621 / 0.955, 0.5 -> 0.833 / 0.955, 0.6 -> 0.848 /
+# 0.970, 0.8 -> 0.848 / 0.985, 1.0 -> 0.848 / 0.985 but off-topic queries rejected 85 % ->
+# 80 %.
+GLOSS_WEIGHT = 0.8
 
 
 @dataclass(frozen=True)
@@ -85,14 +84,14 @@ async def channel_index(registry: ChannelRegistry) -> tuple[Embedder, AgentIndex
 
 def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ranking]:
     """Typo repair, embedding (USE's token vectors deferred) and scoring of `texts`; a
-    text that seems not to be in the agents' language and that the German glossary can
-    gloss is scored as itself and as its gloss, blended (routing/glossary.py)."""
+    German text is scored as itself and as its English gloss, blended (routing/glossary.py)."""
     encoded = embedder.encode_with_tokens([index.speller.correct(text) for text in texts], defer=True)
     out = [index.ranking([(matrix[i], tokens[i]) for matrix, tokens in encoded]) for i in range(len(texts))]
     glossary = _glossary(embedder)
     if glossary is not None:
-        glosses = {i: glossary.gloss(texts[i]) for i, ranking in enumerate(out) if ranking.trust < 1.0}
-        glosses = {i: gloss for i, gloss in glosses.items() if gloss}
+        # The multilingual encoder's vector of each text, for choosing word senses.
+        (context,) = [matrix for (matrix, _), e in zip(encoded, embedder.encoders, strict=True) if e.multilingual]
+        glosses = {i: gloss for i, text in enumerate(texts) if (gloss := glossary.gloss(text, context[i]))}
         if glosses:
             positions = list(glosses)
             encoded = embedder.encode_with_tokens([glosses[i] for i in positions], defer=True)
