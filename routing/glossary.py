@@ -60,6 +60,11 @@ class Glossary:
         # word -> (its translations' vectors, its own vector), least recently used first.
         self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
+    def clear_cache(self) -> None:
+        """Forget the embedded senses (benchmarks measure words seen for the first time)."""
+        with self._lock:
+            self._vectors.clear()
+
     def _lookup(self, word: str) -> list[str]:
         """Translations of the word and of its base form ("weiß": white, and of "wissen":
         know), the word's own first."""
