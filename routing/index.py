@@ -122,6 +122,8 @@ class Ranking:
         self._order = order  # agent indices, best first
         self._values = values  # their scores, in that order
         self.relevance = relevance
+        # The English the query was also read as, when it was German (routing/glossary.py).
+        self.gloss: str | None = None
 
     def blend(self, other: Ranking, weight: float) -> Ranking:
         """Scores and relevance mixed with `other`'s (the same agents ranked for another

@@ -13,7 +13,7 @@ import pytest
 from routing.embeddings import get_embedder
 from routing.glossary import Glossary
 from routing.index import build_index
-from routing.strategies.vector import rankings
+from routing.strategies.vector import Gate, rankings
 from tests.test_routing_tokens import registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -140,5 +140,10 @@ def test_glossed_german_query_is_routed_more_surely_and_english_ones_are_untouch
     assert plain_de.best == glossed_de.best == "account-agent"
     assert lead(glossed_de) > lead(plain_de) + 0.03
     assert glossed_de.relevance > plain_de.relevance + 0.05
+    # The decision's reason says how the query was read.
+    agent, reason = Gate(threshold=0.2, margin=0.0).judge(glossed_de)
+    assert agent == "account-agent"
+    assert f'read as German: "{glossed_de.gloss}"' in reason and "account" in glossed_de.gloss
+    assert plain_de.gloss is None and "German" not in Gate(threshold=0.2, margin=0.0).judge(plain_de)[1]
     # An English query is not glossed at all.
     assert glossed_en.scores == plain_en.scores and glossed_en.relevance == plain_en.relevance

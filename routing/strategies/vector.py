@@ -52,6 +52,11 @@ class Gate:
         """(agent, reason): the best agent when the query's relevance (its best sentence
         score) clears the threshold and the agent leads the runner-up by the margin, else
         (None, why not)."""
+        agent, reason = self._judge(ranking)
+        # The decision row and the admin's test page show how a German query was read.
+        return agent, f'{reason}; read as German: "{ranking.gloss}"' if ranking.gloss else reason
+
+    def _judge(self, ranking: Ranking) -> tuple[str | None, str]:
         ranked = ranking.top(2)
         if not ranked:
             return None, "the channel has no agents"
@@ -98,6 +103,7 @@ def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ra
             for k, i in enumerate(positions):
                 glossed = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in encoded])
                 out[i] = out[i].blend(glossed, GLOSS_WEIGHT)
+                out[i].gloss = glosses[i]
     return out
 
 
