@@ -61,6 +61,12 @@ class Glossary:
         # word -> (its translations' vectors, its own vector), least recently used first.
         self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
+    def check(self) -> None:
+        """Raise sqlite3.Error unless the file has the tables scripts/build_glossary.py writes."""
+        with self._lock:
+            for table in ("words", "forms", "english"):
+                self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
+
     def clear_cache(self) -> None:
         """Forget the embedded senses (benchmarks measure words seen for the first time)."""
         with self._lock:
@@ -200,8 +206,14 @@ def get_glossary(path: str, encoder: Encoder) -> Glossary | None:
         if key not in _glossaries:
             glossary = None
             if path and Path(path).is_file():
-                glossary = Glossary(Path(path), encoder.encode)
-                log.info("German glossary loaded from %s", path)
+                try:
+                    glossary = Glossary(Path(path), encoder.encode)
+                    glossary.check()
+                    log.info("German glossary loaded from %s", path)
+                except sqlite3.Error as exc:
+                    # A damaged or outdated file must not fail turns: route without it.
+                    glossary = None
+                    log.warning("German glossary %s unusable (%s; run make glossary): not glossing", path, exc)
             elif path:
                 log.info("no German glossary at %s (make glossary): German queries are not glossed", path)
             _glossaries[key] = glossary

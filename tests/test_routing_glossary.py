@@ -147,3 +147,22 @@ def test_glossed_german_query_is_routed_more_surely_and_english_ones_are_untouch
     assert plain_de.gloss is None and "German" not in Gate(threshold=0.2, margin=0.0).judge(plain_de)[1]
     # An English query is not glossed at all.
     assert glossed_en.scores == plain_en.scores and glossed_en.relevance == plain_en.relevance
+
+
+def test_a_damaged_glossary_file_is_ignored_not_fatal(tmp_path, embedder, settings, caplog):
+    from routing.glossary import get_glossary
+
+    (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"not a database" * 100)
+    outdated = tmp_path / "outdated.sqlite"
+    sqlite3.connect(outdated).execute("CREATE TABLE words (word TEXT, translations TEXT)")
+    for path in (damaged, outdated):
+        assert get_glossary(str(path), use) is None
+    assert "unusable" in caplog.text
+    assert get_glossary(str(tmp_path / "missing.sqlite"), use) is None
+    # The router still answers German queries, without the gloss.
+    settings.ROUTER_GLOSSARY = str(damaged)
+    index = build_index(registry(), embedder)
+    (ranking,) = rankings(embedder, index, ["Ich möchte ein neues Kundenkonto anlegen"])
+    assert ranking.best == "account-agent" and ranking.gloss is None
