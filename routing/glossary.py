@@ -91,6 +91,11 @@ class Glossary:
         lacks, its parts' ("Kreditkartenzahlung" -> "credit card" + "payment")."""
         lower = word.lower()
         found = self._lookup(lower)
+        # The dictionary keeps some German words as their own translation ("Kuchen": cake,
+        # cakes, kuchen), which the encoder then finds closest; only English ones count.
+        others = [t for t in found if t.lower() != lower]
+        if others and len(others) < len(found) and not self._english(lower):
+            found = others
         if found or len(lower) < 2 * MIN_PART:
             return found
         # The longest known last part, then the rest.

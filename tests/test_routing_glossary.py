@@ -31,6 +31,7 @@ ENTRIES = {
     "anlegen": "anlegen /ˈanleːɡn̩/ <v>\ncreate sth. <v>, set up sth., invest [fin.]\n",
     "Rechnung": "Rechnung /ˈʁɛçnʊŋ/ <fem, n, sg>\n [econ.] reckoning <n> [archaic], bill, invoice\n",
     "etw abbestellen": "etw. abbestellen /ˈapbəʃtɛlən/ <v>\ncancel sth. <v>\n",
+    "Kuchen": "Kuchen /ˈkuːxn̩/ <masc, n, sg>\n [cook.] cake <n>, cakes, kuchen <n>\n",
     # German words that are English words too.
     "Problem": "Problem /pʁoˈbleːm/ <neut, n, sg>\nproblem <n>, issue\n",
     "so": "so /zoː/ <adv>\nso, thus, like this\n",
@@ -111,6 +112,9 @@ def test_gloss_translates_words_forms_and_compounds(glossary):
     assert not {"Ich", "möchte", "neues", "Kundenkonto", "anlegen"} & set(words)
     # The multilingual encoder picks the sense; the dictionary's archaic one is gone.
     assert glossary.gloss("Rechnung") in ("bill", "invoice")
+    # A German word kept as its own "translation" is no English (the encoder would pick it).
+    assert glossary.gloss("Kuchen") in ("cake", "cakes")
+    assert glossary.gloss("Problem Konto") == "problem account"
 
 
 def test_text_the_dictionary_does_not_cover_or_that_is_english_is_not_glossed(glossary):
