@@ -167,7 +167,11 @@ from lmos_runtime.asgi import application  # noqa: F401  (the web process's impo
 from routing.embeddings import get_embedder
 from routing.evaluation import load_registry
 from routing.index import get_index
-get_index(load_registry(os.environ["REGISTRY"], tenant="lmos", channel="web"), get_embedder())
+from routing.strategies.vector import rankings
+from benchmarks.german_dev import GERMAN_DEV
+index = get_index(load_registry(os.environ["REGISTRY"], tenant="lmos", channel="web"), get_embedder())
+for query, _, _ in GERMAN_DEV:  # the glossary in use too, one turn at a time
+    rankings(get_embedder(), index, [query])
 print([l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1])
 """
 
@@ -357,6 +361,7 @@ def main() -> None:
         [sys.executable, "-c", RSS_PROBE], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
     )
     rss = probe.stdout.strip().splitlines()[-1] if probe.returncode == 0 and probe.stdout.strip() else "?"
-    print(f"\nRSS of a process with the web app imported, the model loaded and one index built: "
+    print(f"\nRSS of a process with the web app imported, the model loaded, one index built and 72 German "
+          "queries glossed: "
           f"{int(rss) / 1024:.0f} MB" if rss.isdigit() else f"\nRSS probe failed: {probe.stderr[-500:]}")  # fmt: skip
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
