@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.embeddings import Encoder
+from routing.embeddings import MAX_CHARS, Encoder
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ class Glossary:
         self._lock = threading.Lock()
         self._encode = encode
         self.translations = lru_cache(maxsize=10 * CACHE_WORDS)(self._translations)
-        # word -> (its translations' vectors, its own vector), least recently used first.
-        self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        # word -> (its translations, their vectors, its own vector), least recently used first.
+        self._vectors: OrderedDict[str, tuple[list[str], np.ndarray, np.ndarray]] = OrderedDict()
 
     def check(self) -> None:
         """Raise sqlite3.Error unless the file has the tables scripts/build_glossary.py writes."""
@@ -119,27 +119,27 @@ class Glossary:
     def _embed_senses(self, words: list[str]) -> None:
         """Vectors of the translations of those of `words` that have several, and of the
         words themselves, in one run of the encoder for all that are not cached yet."""
-        missing = []
+        missing: list[tuple[str, list[str]]] = []
         for word in dict.fromkeys(words):
             with self._lock:
                 cached = word in self._vectors
                 if cached:
                     self._vectors.move_to_end(word)
-            if not cached and len(self.translations(word)) > 1:
-                missing.append(word)
+            found = [] if cached else self.translations(word)
+            if len(found) > 1:
+                missing.append((word, found))
         if not missing:
             return
-        texts = [text for word in missing for text in (word, *self.translations(word))]
+        texts = [text for word, found in missing for text in (word, *found)]
         # In slices: one run over hundreds of short texts holds a large buffer at its peak.
         vectors = np.concatenate(
             [self._encode(texts[i : i + ENCODE_BATCH]).astype(np.float16) for i in range(0, len(texts), ENCODE_BATCH)]
         )
         start = 0
         with self._lock:
-            for word in missing:
-                n = len(self.translations(word))
-                self._vectors[word] = (vectors[start + 1 : start + 1 + n], vectors[start])
-                start += 1 + n
+            for word, found in missing:
+                self._vectors[word] = (found, vectors[start + 1 : start + 1 + len(found)], vectors[start])
+                start += 1 + len(found)
             while len(self._vectors) > CACHE_WORDS:
                 self._vectors.popitem(last=False)
 
@@ -159,7 +159,7 @@ class Glossary:
                 cached = self._vectors.get(word)
         if cached is None:  # evicted meanwhile by another thread's words
             return found[0]
-        vectors, own = cached
+        found, vectors, own = cached
         target = own.astype(np.float32)
         if context is not None:
             target = target + CONTEXT_WEIGHT * context
@@ -176,7 +176,8 @@ class Glossary:
         """`text` with every German word the dictionary knows in English; None when too
         few of its words are known or too many are English words (not German).
         `context`: the multilingual encoder's vector of `text`, if already computed."""
-        tokens = _TOKEN_RE.findall(text)
+        # What the encoders read of a text, no more: a long message costs no more lookups.
+        tokens = _TOKEN_RE.findall(text[:MAX_CHARS])
         words = [t for t in tokens if t[0].isalpha()]
         known = [word for word in words if self._known(word)]
         if not words or len(known) < MIN_COVERAGE * len(words):

@@ -117,6 +117,28 @@ def test_gloss_translates_words_forms_and_compounds(glossary):
     assert glossary.gloss("Problem Konto") == "problem account"
 
 
+def test_threads_glossing_at_once_with_a_tiny_cache_agree(glossary_file, embedder, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from routing import glossary as glossary_module
+
+    # Words are evicted while other threads read them: no deadlock, the same glosses.
+    monkeypatch.setattr(glossary_module, "CACHE_WORDS", 2)
+    (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
+    shared = Glossary(glossary_file, use.encode)
+    texts = ["Ich möchte ein neues Kundenkonto anlegen", "Rechnung", "Kuchen", "so was Problem Konto"] * 10
+    expected = [Glossary(glossary_file, use.encode).gloss(text) for text in texts]
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(shared.gloss, text) for text in texts]
+        assert [future.result(timeout=60) for future in futures] == expected
+    assert len(shared._vectors) <= 2
+
+
+def test_a_long_message_is_glossed_as_far_as_the_encoders_read(glossary):
+    gloss = glossary.gloss("Ich möchte ein neues Kundenkonto anlegen. " * 500)
+    assert gloss is not None and len(gloss) < 1500
+
+
 def test_text_the_dictionary_does_not_cover_or_that_is_english_is_not_glossed(glossary):
     assert glossary.gloss("Where can I find my invoice?") is None
     # The dictionary knows every word, but they are English words too: English.
