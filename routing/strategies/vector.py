@@ -21,9 +21,8 @@ from routing.index import AgentIndex, Ranking, cached_index, get_index
 CANDIDATES_SHOWN = 5
 # Share of the gloss's ranking in a glossed query's (the original's is the rest). Fitted on
 # the German renderings of train.csv queries (benchmarks/german_dev.py), routed, descriptions
-# only / 5 examples: 0.0 (no gloss) -> 0.621 / 0.955, 0.5 -> 0.833 / 0.955, 0.6 -> 0.848 /
-# 0.970, 0.8 -> 0.848 / 0.985, 1.0 -> 0.848 / 0.985 but off-topic queries rejected 85 % ->
-# 80 %.
+# only / 5 examples: 0.0 (no gloss) -> 0.621 / 0.955, 0.6 -> 0.833 / 1.000, 0.8 -> 0.864 /
+# 1.000, 1.0 -> 0.848 / 1.000 (and 0.5 -> 0.833 / 0.955 before glossary.FUNCTION_WORDS).
 GLOSS_WEIGHT = 0.8
 
 
