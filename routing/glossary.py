@@ -41,7 +41,9 @@ MIN_COVERAGE = 0.6
 MIN_GERMAN = 0.25
 # Parts of a compound word the dictionary lacks are looked up from this length on.
 MIN_PART = 3
-# German compounds join their parts with these letters ("Kunde-n-konto").
+# German compounds join their parts with these letters ("Kunde-n-konto"); a compound's
+# translations are those of its parts' first few senses, paired.
+COMPOUND_SENSES = 3
 _LINKS = ("", "s", "n", "en", "es", "e")
 # Words whose translations are embedded and kept per process (~9 KB each: ~9 MB in all).
 CACHE_WORDS = 1_000
@@ -78,6 +80,10 @@ FUNCTION_WORDS = {
 CONTEXT_WEIGHT = 0.5
 
 
+# A word's translations, their vectors and the word's own vector.
+Senses = tuple[list[str], np.ndarray, np.ndarray]
+
+
 class Glossary:
     def __init__(self, path: Path, encode: Callable[[list[str]], np.ndarray]) -> None:
         # Read-only and shared by the threads of the process: sqlite serialises access.
@@ -86,7 +92,7 @@ class Glossary:
         self._encode = encode
         self.translations = lru_cache(maxsize=10 * CACHE_WORDS)(self._translations)
         # word -> (its translations, their vectors, its own vector), least recently used first.
-        self._vectors: OrderedDict[str, tuple[list[str], np.ndarray, np.ndarray]] = OrderedDict()
+        self._vectors: OrderedDict[str, Senses] = OrderedDict()
 
     def check(self) -> None:
         """Raise sqlite3.Error unless the file has the tables scripts/build_glossary.py writes."""
@@ -137,67 +143,69 @@ class Glossary:
                 stem = head[: len(head) - len(link)] if link else head
                 head_words = self._lookup(stem) if len(stem) >= MIN_PART else []
                 if head_words:
-                    self._embed_senses([stem, tail])
-                    return [f"{self._choose(stem, None)} {self._choose(tail, None)}"]
+                    # Pairs of the parts' first senses; the encoder picks one when glossing.
+                    return [f"{h} {t}" for h in head_words[:COMPOUND_SENSES] for t in tail_words[:COMPOUND_SENSES]]
             return []
         return []
 
-    def _embed_senses(self, words: list[str]) -> None:
-        """Vectors of the translations of those of `words` that have several, and of the
-        words themselves, in one run of the encoder for all that are not cached yet."""
+    def _senses(self, words: list[str]) -> dict[str, Senses]:
+        """The senses of those of `words` that have several: their translations with
+        their vectors and the word's own, from the cache or embedded in one run of the
+        encoder for all that are not cached (then cached)."""
+        out: dict[str, Senses] = {}
         missing: list[tuple[str, list[str]]] = []
         for word in dict.fromkeys(w for w in words if w not in FUNCTION_WORDS):
             with self._lock:
-                cached = word in self._vectors
-                if cached:
+                cached = self._vectors.get(word)
+                if cached is not None:
                     self._vectors.move_to_end(word)
-            found = [] if cached else self.translations(word)
-            if len(found) > 1:
+            if cached is not None:
+                out[word] = cached
+            elif len(found := self.translations(word)) > 1:
                 missing.append((word, found))
         if not missing:
-            return
+            return out
         texts = [text for word, found in missing for text in (word, *found)]
         # In slices: one run over hundreds of short texts holds a large buffer at its peak.
         vectors = np.concatenate(
             [self._encode(texts[i : i + ENCODE_BATCH]).astype(np.float16) for i in range(0, len(texts), ENCODE_BATCH)]
         )
         start = 0
+        for word, found in missing:
+            out[word] = (found, vectors[start + 1 : start + 1 + len(found)], vectors[start])
+            start += 1 + len(found)
         with self._lock:
-            for word, found in missing:
-                self._vectors[word] = (found, vectors[start + 1 : start + 1 + len(found)], vectors[start])
-                start += 1 + len(found)
+            for word, _ in missing:
+                self._vectors[word] = out[word]
             while len(self._vectors) > CACHE_WORDS:
                 self._vectors.popitem(last=False)
+        return out
 
-    def _choose(self, word: str, context: np.ndarray | None) -> str | None:
+    def _choose(self, word: str, context: np.ndarray | None, senses: dict[str, Senses]) -> str | None:
         """The translation the multilingual encoder finds closest to the word itself and,
         with `context` (the query's vector), to what the whole query says: "weiß" is
-        "know" in "ich weiß nicht", "white" in "weiß lackiert"."""
+        "know" in "ich weiß nicht", "white" in "weiß lackiert". `senses`: from _senses,
+        which this looks the word up in (the cache may have let it go meanwhile)."""
         word = word.lower()
         if word in FUNCTION_WORDS:
             return FUNCTION_WORDS[word]
         found = self.translations(word)
         if len(found) <= 1:
             return found[0] if found else None
-        with self._lock:
-            cached = self._vectors.get(word)
-        if cached is None:
-            self._embed_senses([word])
-            with self._lock:
-                cached = self._vectors.get(word)
-        if cached is None:  # evicted meanwhile by another thread's words
-            return found[0]
-        found, vectors, own = cached
+        entry = senses.get(word) or self._senses([word])[word]
+        found, vectors, own = entry
         target = own.astype(np.float32)
         if context is not None:
             target = target + CONTEXT_WEIGHT * context
         return found[int(np.argmax(vectors.astype(np.float32) @ target))]
 
-    def word(self, word: str, context: np.ndarray | None = None) -> str | None:
-        english = self._choose(word, context)
+    def word(self, word: str, context: np.ndarray | None = None, senses: dict[str, Senses] | None = None) -> str | None:
+        """A word's English (None if the dictionary lacks it); a hyphenated word's parts'."""
+        senses = {} if senses is None else senses
+        english = self._choose(word, context, senses)
         if english is None and "-" in word:
             parts = [p for p in word.split("-") if p]
-            return " ".join(self._choose(p, context) or p for p in parts)
+            return " ".join(self._choose(p, context, senses) or p for p in parts)
         return english
 
     def gloss(self, text: str, context: np.ndarray | None = None) -> str | None:
@@ -212,12 +220,12 @@ class Glossary:
             return None
         if sum(not self._english(word) for word in known) < MIN_GERMAN * len(words):
             return None
-        self._embed_senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
+        senses = self._senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
         if context is None:
             context = self._encode([text])[0]
         out = []
         for token in tokens:
-            english = self.word(token, context) if token[0].isalpha() else None
+            english = self.word(token, context, senses) if token[0].isalpha() else None
             out.append(english if english is not None else token)
         return " ".join(out)
 
