@@ -10,8 +10,8 @@ without the file there is no gloss and the router works as before. A query is ta
 German when the dictionary knows most of its words and some of them are no English words.
 
 A dictionary lists many senses ("Rechnung": reckoning, account, bill, invoice, ...). The
-multilingual encoder picks the one closest to the German word itself, which is what a
-bilingual reader would do without context.
+multilingual encoder picks the one closest to the German word and to the query as a whole;
+closed-class words ("ich", "um", "was") come from a fixed table instead.
 """
 
 from __future__ import annotations
