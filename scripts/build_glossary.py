@@ -41,6 +41,7 @@ _UNUSUAL = re.compile(r"\[(archaic|obs\.|dated|rare|slang|vulg\.|pej\.|humor\.|p
 _OBJECTS = re.compile(r"(?<!\w)(sb|sth|sb\.'s|sth\.'s|one's)(\.|\b)")
 # Objects and reflexives before a German verb: "etw. abbestellen", "sich anmelden".
 _GERMAN_OBJECTS = re.compile(r"^((etw|jdn|jdm|jds)\.?\s+|\(?sich\)?\s+|\(etw\.?\)\s+)+")
+_IPA = re.compile("[ˈˌːəɪʊɛɔæʃʒθðŋɑɒʌɜɡɾʁɐ]")
 _MARKUP = re.compile(r"\[[^\]]*\]|<[^>]*>|/[^/]*/|\([^)]*\)|\{[^}]*\}")
 
 
@@ -60,7 +61,8 @@ def translations(entry: str) -> list[str]:
             continue
         out = []
         for part in re.split(r"[,;]", _MARKUP.sub(" ", _UNUSUAL.sub(" \x00 ", line))):
-            words = " ".join(_OBJECTS.sub(" ", part).split()).strip(" .…/")
+            # Pronunciations the markup pattern missed ("Wi-Fi/WiFi /vˈiː fˈiː/" pairs the wrong slashes).
+            words = " ".join(w for w in _OBJECTS.sub(" ", part).split() if not _IPA.search(w)).strip(" .…/")
             if words and "\x00" not in part and len(words) < 40:
                 out.append(words)
         return out

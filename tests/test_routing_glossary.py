@@ -32,6 +32,8 @@ ENTRIES = {
     "Rechnung": "Rechnung /ˈʁɛçnʊŋ/ <fem, n, sg>\n [econ.] reckoning <n> [archaic], bill, invoice\n",
     "etw abbestellen": "etw. abbestellen /ˈapbəʃtɛlən/ <v>\ncancel sth. <v>\n",
     "Kuchen": "Kuchen /ˈkuːxn̩/ <masc, n, sg>\n [cook.] cake <n>, cakes, kuchen <n>\n",
+    # A slash in the translation that pairs with the pronunciation's.
+    "WLAN": "WLAN /veːlaːn/ <neut, n, sg>\n wireless LAN <n>, Wi-Fi/WiFi /vˈiː fˈiː/\n",
     # German words that are English words too.
     "Problem": "Problem /pʁoˈbleːm/ <neut, n, sg>\nproblem <n>, issue\n",
     "so": "so /zoː/ <adv>\nso, thus, like this\n",
@@ -88,6 +90,7 @@ def test_build_keeps_translations_and_word_forms(glossary_file):
     assert words["anlegen"].split("\t") == ["create", "set up", "invest"]
     assert words["abbestellen"] == "cancel"
     assert words["ich"].split("\t") == ["I", "me"]
+    assert words["wlan"].split("\t") == ["wireless LAN", "Wi-Fi"]
     assert "00-database-info" not in words
     # Inflected forms point at base forms the dictionary has (simplemma's German forms).
     forms = dict(db.execute("SELECT form, lemma FROM forms"))
