@@ -212,14 +212,10 @@ class Glossary:
         """`text` with every German word the dictionary knows in English; None when too
         few of its words are known or too many are English words (not German).
         `context`: the multilingual encoder's vector of `text`, if already computed."""
-        # What the encoders read of a text, no more: a long message costs no more lookups.
+        if not self.is_german(text):
+            return None
         tokens = _TOKEN_RE.findall(text[:MAX_CHARS])
         words = [t for t in tokens if t[0].isalpha()]
-        known = [word for word in words if self._known(word)]
-        if not words or len(known) < MIN_COVERAGE * len(words):
-            return None
-        if sum(not self._english(word) for word in known) < MIN_GERMAN * len(words):
-            return None
         senses = self._senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
         if context is None:
             context = self._encode([text])[0]
@@ -228,6 +224,16 @@ class Glossary:
             english = self.word(token, context, senses) if token[0].isalpha() else None
             out.append(english if english is not None else token)
         return " ".join(out)
+
+    def is_german(self, text: str) -> bool:
+        """Whether the dictionary knows at least MIN_COVERAGE of the words of `text` and at
+        least MIN_GERMAN of them are no English words (no encoder runs)."""
+        # What the encoders read of a text, no more: a long message costs no more lookups.
+        words = [t for t in _TOKEN_RE.findall(text[:MAX_CHARS]) if t[0].isalpha()]
+        known = [word for word in words if self._known(word)]
+        if not words or len(known) < MIN_COVERAGE * len(words):
+            return False
+        return sum(not self._english(word) for word in known) >= MIN_GERMAN * len(words)
 
     def _english(self, word: str) -> bool:
         with self._lock:

@@ -180,6 +180,25 @@ def test_glossed_german_query_is_routed_more_surely_and_english_ones_are_untouch
     assert glossed_en.scores == plain_en.scores and glossed_en.relevance == plain_en.relevance
 
 
+def test_the_english_only_encoder_reads_the_gloss_not_the_german(glossary_file, embedder, settings, monkeypatch):
+    (minilm,) = [encoder for encoder in embedder.encoders if not encoder.multilingual]
+    seen: list[str] = []
+    original = minilm.encode_with_tokens
+
+    def spy(texts, **kwargs):
+        seen.extend(texts)
+        return original(texts, **kwargs)
+
+    index = build_index(registry(), embedder)
+    monkeypatch.setattr(minilm, "encode_with_tokens", spy)
+    settings.ROUTER_GLOSSARY = str(glossary_file)
+    german, english = "Ich möchte ein neues Kundenkonto anlegen", "I forgot my password"
+    glossed, plain = rankings(embedder, index, [german, english])
+    # It would find nothing in German (and get no say): it runs on the gloss and on English.
+    assert german not in seen and glossed.gloss in seen and english in seen
+    assert glossed.best == "account-agent" and plain.best == "account-agent"
+
+
 def test_a_damaged_glossary_file_is_ignored_not_fatal(tmp_path, embedder, settings, caplog):
     from routing.glossary import get_glossary
 
