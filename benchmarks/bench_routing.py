@@ -316,9 +316,9 @@ def main() -> None:
     print(f"(LMOS LLM router, gpt-4o-mini, first 2,000 rows: {ORIGINAL['llm (gpt-4o-mini, 2,000 rows)']}; "
           "no LLM is reachable here, so none is measured)")  # fmt: skip
 
-    from routing.strategies.vector import _glossary
+    from routing.strategies.vector import glossary_for
 
-    glossed = "on" if _glossary(embedder) is not None else f"off (no file at {settings.ROUTER_GLOSSARY!r})"
+    glossed = "on" if glossary_for(embedder) is not None else f"off (no file at {settings.ROUTER_GLOSSARY!r})"
     print(f"\nGerman vs English (66 parallel queries written for this check); German glossary {glossed}")
     for variant in ("descriptions", "learned", "5-examples"):
         de, _ = _accuracy(registries[variant], embedder, [p[0] for p in PARALLEL], [p[2] for p in PARALLEL])
@@ -340,7 +340,7 @@ def main() -> None:
     print(f"  12 agents (5 examples per capability): p50 {p50:.2f} ms  p99 {p99:.2f} ms")
     # German queries are glossed (when the glossary is built); the first time a word is
     # seen, its translations are embedded too.
-    glossary = _glossary(embedder)
+    glossary = glossary_for(embedder)
     if glossary is not None:
         glossary.clear_cache()
     for seen in ("new words", "words seen before"):

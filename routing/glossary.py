@@ -91,6 +91,8 @@ class Glossary:
         self._lock = threading.Lock()
         self._encode = encode
         self.translations = lru_cache(maxsize=10 * CACHE_WORDS)(self._translations)
+        # Every query asks about each of its words (is_german): once per word, not per query.
+        self.english = lru_cache(maxsize=10 * CACHE_WORDS)(self._is_english)
         # word -> (its translations, their vectors, its own vector), least recently used first.
         self._vectors: OrderedDict[str, Senses] = OrderedDict()
 
@@ -127,7 +129,7 @@ class Glossary:
         # The dictionary keeps some German words as their own translation ("Kuchen": cake,
         # cakes, kuchen), which the encoder then finds closest; only English ones count.
         others = [t for t in found if t.lower() != lower]
-        if others and len(others) < len(found) and not self._english(lower):
+        if others and len(others) < len(found) and not self.english(lower):
             found = others
         if found or len(lower) < 2 * MIN_PART:
             return found
@@ -209,11 +211,12 @@ class Glossary:
         return english
 
     def gloss(self, text: str, context: np.ndarray | None = None) -> str | None:
-        """`text` with every German word the dictionary knows in English; None when too
-        few of its words are known or too many are English words (not German).
+        """`text` in English (`render`) if it is German (`is_german`), else None."""
+        return self.render(text, context) if self.is_german(text) else None
+
+    def render(self, text: str, context: np.ndarray | None = None) -> str:
+        """`text` with every word the dictionary knows in English, the rest as it stands.
         `context`: the multilingual encoder's vector of `text`, if already computed."""
-        if not self.is_german(text):
-            return None
         tokens = _TOKEN_RE.findall(text[:MAX_CHARS])
         words = [t for t in tokens if t[0].isalpha()]
         senses = self._senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
@@ -233,11 +236,11 @@ class Glossary:
         known = [word for word in words if self._known(word)]
         if not words or len(known) < MIN_COVERAGE * len(words):
             return False
-        return sum(not self._english(word) for word in known) >= MIN_GERMAN * len(words)
+        return sum(not self.english(word.lower()) for word in known) >= MIN_GERMAN * len(words)
 
-    def _english(self, word: str) -> bool:
+    def _is_english(self, word: str) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM english WHERE word = ?", (word.lower(),)).fetchone() is not None
+            return self._db.execute("SELECT 1 FROM english WHERE word = ?", (word,)).fetchone() is not None
 
     def _known(self, word: str) -> bool:
         parts = word.split("-") if "-" in word else [word]

@@ -125,9 +125,9 @@ class Ranking:
         # The English the query was also read as, when it was German (routing/glossary.py).
         self.gloss: str | None = None
 
-    def blend(self, other: Ranking, weight: float) -> Ranking:
+    def blend(self, other: Ranking, weight: float, *, gloss: str | None = None) -> Ranking:
         """Scores and relevance mixed with `other`'s (the same agents ranked for another
-        rendering of the query), `other` counting `weight`."""
+        rendering of the query, `gloss`), `other` counting `weight`."""
         mine = np.empty(len(self._agents), dtype=np.float32)
         mine[self._order] = self._values
         theirs = np.empty(len(self._agents), dtype=np.float32)
@@ -135,7 +135,9 @@ class Ranking:
         mixed = (1.0 - weight) * mine + weight * theirs
         order = np.argsort(-mixed, kind="stable")
         relevance = (1.0 - weight) * self.relevance + weight * other.relevance
-        return Ranking(self._agents, order, mixed[order], relevance)
+        blended = Ranking(self._agents, order, mixed[order], relevance)
+        blended.gloss = gloss
+        return blended
 
     def top(self, n: int) -> list[tuple[str, float]]:
         head = self._order[:n].tolist()

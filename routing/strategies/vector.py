@@ -90,7 +90,7 @@ async def channel_index(registry: ChannelRegistry) -> tuple[Embedder, AgentIndex
 def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ranking]:
     """Typo repair, embedding (USE's token vectors deferred) and scoring of `texts`; a
     German text is scored as itself and as its English gloss, blended (routing/glossary.py)."""
-    glossary = _glossary(embedder)
+    glossary = glossary_for(embedder)
     german = [i for i, text in enumerate(texts) if glossary is not None and glossary.is_german(text)]
     plain = sorted(set(range(len(texts))) - set(german))
     ranked: dict[int, Ranking] = {}
@@ -120,15 +120,13 @@ def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, text
             matrix = np.zeros((len(originals), dim), dtype=np.float32)
             tokens = [_no_tokens(dim) for _ in originals]
         encoded.append((matrix, tokens))
-    # `or text`: a text is only here because is_german held, so gloss() gives one.
-    glosses = [glossary.gloss(text, None if context is None else context[k]) or text for k, text in enumerate(texts)]
+    glosses = [glossary.render(text, None if context is None else context[k]) for k, text in enumerate(texts)]
     glossed = embedder.encode_with_tokens(glosses, defer=True)
     out = []
     for k, gloss in enumerate(glosses):
         original = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in encoded])
-        blended = original.blend(index.ranking([(matrix[k], tokens[k]) for matrix, tokens in glossed]), GLOSS_WEIGHT)
-        blended.gloss = gloss
-        out.append(blended)
+        read = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in glossed])
+        out.append(original.blend(read, GLOSS_WEIGHT, gloss=gloss))
     return out
 
 
@@ -137,7 +135,8 @@ def _no_tokens(dim: int) -> Tokens:
     return Tokens(vectors=np.zeros((0, dim), dtype=np.float32), keys=(), weights=np.zeros(0, dtype=np.float32))
 
 
-def _glossary(embedder: Embedder) -> Glossary | None:
+def glossary_for(embedder: Embedder) -> Glossary | None:
+    """The German glossary (None when off, missing or the embedder has no multilingual encoder)."""
     multilingual = [encoder for encoder in embedder.encoders if encoder.multilingual]
     if not multilingual or not settings.ROUTER_GLOSSARY:
         return None
