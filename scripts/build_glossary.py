@@ -43,6 +43,13 @@ _OBJECTS = re.compile(r"(?<!\w)(sb|sth|sb\.'s|sth\.'s|one's)(\.|\b)")
 _GERMAN_OBJECTS = re.compile(r"^((etw|jdn|jdm|jds)\.?\s+|\(?sich\)?\s+|\(etw\.?\)\s+)+")
 _IPA = re.compile("[ˈˌːəɪʊɛɔæʃʒθðŋɑɒʌɜɡɾʁɐ]")
 _MARKUP = re.compile(r"\[[^\]]*\]|<[^>]*>|/[^/]*/|\([^)]*\)|\{[^}]*\}")
+# An abbreviation's pronunciation, after the abbreviation and a comma. The conversion to dictd
+# glued the abbreviation to the sense it stands for: "people <n>ppl.,  /pˌeːpˌeːˈɛl/",
+# "peopleppl,  /…/", "United States of AmericaUSA,  /ˈuːzɑː/" (4,300 entries).
+_SPOKEN = re.compile(r",\s+/([^/]*)/")
+_LABELS = re.compile(r"\s*(\[[^\]]*\]\s*)*")
+# Longest abbreviation cut off a sense it is glued to without a tag ("peopleppl").
+MAX_ABBREVIATION = 5
 
 
 def _number(text: str) -> int:
@@ -52,13 +59,48 @@ def _number(text: str) -> int:
     return value
 
 
-def translations(entry: str) -> list[str]:
+def _unabbreviated(sense: str, english: frozenset[str]) -> str:
+    """`sense` without the abbreviation glued to its end ("" if it is one)."""
+    labels = _LABELS.match(sense).group(0)
+    body = sense[len(labels) :].rstrip(" .")
+    tagged = re.match(r"(.*\S\s*[>\]])\s*\S+$", body)
+    if tagged:
+        # "people <n>ppl", "motorway <n> [Br.] M"
+        return labels + tagged.group(1)
+    head, _, last = body.rpartition(" ")
+    if boundary := re.search(r"[a-z][A-Z]", last):
+        # "AmericaUSA"
+        return labels + f"{head} {last[: boundary.start() + 1]}".strip()
+    for cut in range(len(last) - 1, max(3, len(last) - MAX_ABBREVIATION - 1), -1):
+        if last[:cut].lower() in english:
+            # "peopleppl"
+            return labels + f"{head} {last[:cut]}".strip()
+    # An abbreviation alone ("retd." after "retiredret.") or one that cannot be told apart.
+    return ""
+
+
+def _without_abbreviations(line: str, english: frozenset[str]) -> str:
+    out, start = [], 0
+    for spoken in _SPOKEN.finditer(line):
+        if not _IPA.search(spoken.group(1)):
+            continue
+        text = line[start : spoken.start()]
+        cut = max(text.rfind(","), text.rfind(";")) + 1
+        out.append(text[:cut] + _unabbreviated(text[cut:], english) + ",")
+        start = spoken.end()
+    out.append(line[start:])
+    return "".join(out)
+
+
+def translations(entry: str, english: frozenset[str] = frozenset()) -> list[str]:
     """The translations on an entry's first translation line (its first line is the
-    headword with pronunciation and part of speech)."""
+    headword with pronunciation and part of speech). `english`: English words, which tell
+    where an abbreviation glued to a sense starts."""
     for line in entry.split("\n")[1:]:
         line = line.strip()
         if not line or line.startswith(_NOT_TRANSLATION):
             continue
+        line = _without_abbreviations(line, english)
         out = []
         for part in re.split(r"[,;]", _MARKUP.sub(" ", _UNUSUAL.sub(" \x00 ", line))):
             # Pronunciations the markup pattern missed ("Wi-Fi/WiFi /vˈiː fˈiː/" pairs the wrong slashes).
@@ -69,7 +111,7 @@ def translations(entry: str) -> list[str]:
     return []
 
 
-def read_dictd(source: Path) -> dict[str, list[str]]:
+def read_dictd(source: Path, english: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     data = gzip.open(source / f"{NAME}.dict.dz").read()
     words: dict[str, list[str]] = {}
     with open(source / f"{NAME}.index", encoding="utf-8") as index:
@@ -83,7 +125,7 @@ def read_dictd(source: Path) -> dict[str, list[str]]:
                 continue
             start, length = _number(parts[1]), _number(parts[2])
             found = words.setdefault(head.lower(), [])
-            for text in translations(data[start : start + length].decode("utf-8", "replace")):
+            for text in translations(data[start : start + length].decode("utf-8", "replace"), english):
                 if text not in found and len(found) < MAX_TRANSLATIONS:
                     found.append(text)
     return {word: found for word, found in words.items() if found}
@@ -102,19 +144,19 @@ def read_forms(known: dict[str, list[str]]) -> dict[str, str]:
     return forms
 
 
-def read_english() -> set[str]:
+def read_english() -> frozenset[str]:
     """English words and word forms (simplemma's English table): a query made of them is
     English, however many of them German has too ("so", "was", "will", "problem")."""
     from simplemma.strategies.dictionaries.dictionary_factory import DefaultDictionaryFactory
 
     table = DefaultDictionaryFactory().get_dictionary("en")
-    return {str(word).lower() for pair in table.items() for word in pair}
+    return frozenset(str(word).lower() for pair in table.items() for word in pair)
 
 
 def build(source: Path, out: Path) -> tuple[int, int]:
-    words = read_dictd(source)
-    forms = read_forms(words)
     english = read_english()
+    words = read_dictd(source, english)
+    forms = read_forms(words)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")
     partial.unlink(missing_ok=True)

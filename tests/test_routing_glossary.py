@@ -34,6 +34,10 @@ ENTRIES = {
     "Kuchen": "Kuchen /ˈkuːxn̩/ <masc, n, sg>\n [cook.] cake <n>, cakes, kuchen <n>\n",
     # A slash in the translation that pairs with the pronunciation's.
     "WLAN": "WLAN /veːlaːn/ <neut, n, sg>\n wireless LAN <n>, Wi-Fi/WiFi /vˈiː fˈiː/\n",
+    # Abbreviations glued to the sense they abbreviate, followed by their pronunciation.
+    "Leute": "Leute /ˈlɔɪ̯tə/ <pl>\n [soc.] peopleppl,  /pˌeːpˌeːˈɛl/ , folk [Am.]\n",
+    "USA": "USA /uːʔɛsˈʔaː/ <pl>\n [geogr.] United States of AmericaUSA,  /ˈuːzɑː/\n",
+    "Konto2": "Konto2 /ˈkɔnto/ <neut, n, sg>\n [econ.] account <n>acc.,  /ˈak/ acct.,  /ˈakt/, bill\n",
     # German words that are English words too.
     "Problem": "Problem /pʁoˈbleːm/ <neut, n, sg>\nproblem <n>, issue\n",
     "so": "so /zoː/ <adv>\nso, thus, like this\n",
@@ -91,6 +95,9 @@ def test_build_keeps_translations_and_word_forms(glossary_file):
     assert words["abbestellen"] == "cancel"
     assert words["ich"].split("\t") == ["I", "me"]
     assert words["wlan"].split("\t") == ["wireless LAN", "Wi-Fi"]
+    assert words["leute"].split("\t") == ["people", "folk"]
+    assert words["usa"] == "United States of America"
+    assert words["konto2"].split("\t") == ["account", "bill"]
     assert "00-database-info" not in words
     # Inflected forms point at base forms the dictionary has (simplemma's German forms).
     forms = dict(db.execute("SELECT form, lemma FROM forms"))
