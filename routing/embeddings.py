@@ -24,10 +24,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -347,8 +347,14 @@ class Embedder:
 
 
 PARALLEL_MAX_TEXTS = 8
+T = TypeVar("T")
 # Its thread starts on first use.
 _parallel = ThreadPoolExecutor(max_workers=2, thread_name_prefix="embed")
+
+
+def in_parallel(fn: Callable[[], T]) -> Future[T]:
+    """`fn` run on the encoders' second thread (for work beside an encoder's run)."""
+    return _parallel.submit(fn)
 
 
 def release_memory() -> None:

@@ -214,12 +214,20 @@ class Glossary:
         """`text` in English (`render`) if it is German (`is_german`), else None."""
         return self.render(text, context) if self.is_german(text) else None
 
-    def render(self, text: str, context: np.ndarray | None = None) -> str:
+    def senses(self, text: str) -> dict[str, Senses]:
+        """The senses of the words of `text` that have several, embedding those not cached:
+        the router computes them beside the multilingual encoder's reading of `text` and
+        hands them to `render`."""
+        words = [t for t in _TOKEN_RE.findall(text[:MAX_CHARS]) if t[0].isalpha()]
+        return self._senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
+
+    def render(self, text: str, context: np.ndarray | None = None, senses: dict[str, Senses] | None = None) -> str:
         """`text` with every word the dictionary knows in English, the rest as it stands.
-        `context`: the multilingual encoder's vector of `text`, if already computed."""
+        `context`: the multilingual encoder's vector of `text`, if already computed;
+        `senses`: `senses(text)`, if already computed."""
         tokens = _TOKEN_RE.findall(text[:MAX_CHARS])
-        words = [t for t in tokens if t[0].isalpha()]
-        senses = self._senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
+        if senses is None:
+            senses = self.senses(text)
         if context is None:
             context = self._encode([text])[0]
         out = []

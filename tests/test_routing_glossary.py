@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,19 @@ def test_a_damaged_glossary_file_is_ignored_not_fatal(tmp_path, embedder, settin
     index = build_index(registry(), embedder)
     (ranking,) = rankings(embedder, index, ["Ich möchte ein neues Kundenkonto anlegen"])
     assert ranking.best == "account-agent" and ranking.gloss is None
+
+
+def test_new_words_senses_are_embedded_beside_the_reading_of_the_query(glossary_file, embedder, settings, monkeypatch):
+    threads: list[str] = []
+    original = Glossary.senses
+
+    def spy(self, text):
+        threads.append(threading.current_thread().name)
+        return original(self, text)
+
+    monkeypatch.setattr(Glossary, "senses", spy)
+    settings.ROUTER_GLOSSARY = str(glossary_file)
+    index = build_index(registry(), embedder)
+    (ranking,) = rankings(embedder, index, ["Ich möchte ein neues Kundenkonto anlegen"])
+    # On the encoders' second thread, while the calling one reads the German original.
+    assert ranking.gloss and threads and all(name.startswith("embed") for name in threads)

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from agents.specs import ChannelRegistry
 from routing.base import Candidate, Decision, RouteRequest
-from routing.embeddings import Embedder, Tokens, _embedders, get_embedder
+from routing.embeddings import Embedder, Tokens, _embedders, get_embedder, in_parallel
 from routing.glossary import Glossary, get_glossary
 from routing.index import AgentIndex, Ranking, cached_index, get_index
 
@@ -109,6 +109,8 @@ def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, text
     the time), glossed with the word senses that reading suggests; the gloss read by every
     encoder; the two rankings blended."""
     originals = [index.speller.correct(text) for text in texts]
+    # Words not seen before have their senses embedded on the other core meanwhile.
+    senses = in_parallel(lambda: [glossary.senses(text) for text in texts])
     encoded = []
     context = None
     for encoder, part in zip(embedder.encoders, index.per_encoder, strict=True):
@@ -120,7 +122,10 @@ def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, text
             matrix = np.zeros((len(originals), dim), dtype=np.float32)
             tokens = [_no_tokens(dim) for _ in originals]
         encoded.append((matrix, tokens))
-    glosses = [glossary.render(text, None if context is None else context[k]) for k, text in enumerate(texts)]
+    glosses = [
+        glossary.render(text, None if context is None else context[k], found)
+        for k, (text, found) in enumerate(zip(texts, senses.result(), strict=True))
+    ]
     glossed = embedder.encode_with_tokens(glosses, defer=True)
     out = []
     for k, gloss in enumerate(glosses):
