@@ -133,9 +133,11 @@ class Glossary:
             found = others
         if found or len(lower) < 2 * MIN_PART:
             return found
-        # The longest known last part, then the rest.
+        # The longest known last part, then the rest ("werbe-" + "e-mails" too).
         for cut in range(MIN_PART, len(lower) - MIN_PART + 1):
-            head, tail = lower[:cut], lower[cut:]
+            head, tail = lower[:cut].rstrip("-"), lower[cut:]
+            if tail.startswith("-"):
+                continue
             tail_words = self._lookup(tail)
             if not tail_words:
                 continue

@@ -111,6 +111,13 @@ def translations(entry: str, english: frozenset[str] = frozenset()) -> list[str]
     return []
 
 
+def headword(entry: str) -> str:
+    """The entry's headword as written ("E-Mail"; the index keeps "email"), without the
+    objects before a verb ("etw. abbestellen") or a trailing ellipsis ("Abfall…")."""
+    first = entry.split("\n", 1)[0]
+    return _GERMAN_OBJECTS.sub("", re.split(r"\s+[/<]", first, maxsplit=1)[0].strip()).strip(" …")
+
+
 def read_dictd(source: Path, english: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     data = gzip.open(source / f"{NAME}.dict.dz").read()
     words: dict[str, list[str]] = {}
@@ -119,15 +126,21 @@ def read_dictd(source: Path, english: frozenset[str] = frozenset()) -> dict[str,
             parts = line.rstrip("\n").split("\t")
             if len(parts) != 3 or parts[0].startswith("00-"):
                 continue
-            # Only single words: a query is glossed word by word.
-            head = _GERMAN_OBJECTS.sub("", parts[0])
-            if not head or " " in head:
-                continue
             start, length = _number(parts[1]), _number(parts[2])
-            found = words.setdefault(head.lower(), [])
-            for text in translations(data[start : start + length].decode("utf-8", "replace"), english):
-                if text not in found and len(found) < MAX_TRANSLATIONS:
-                    found.append(text)
+            entry = data[start : start + length].decode("utf-8", "replace")
+            # The index keys an entry by its headword without hyphens or dots ("email"), and
+            # by abbreviations of it ("abb" for "Abbildung", "a" for "Ampere"): the headword
+            # is the key, and the index's too where it is the same word run together.
+            head = headword(entry).lower()
+            keys = [head]
+            if parts[0] != head and parts[0] == re.sub(r"[^\w ]", "", head):
+                keys.append(parts[0])
+            texts = translations(entry, english)
+            # Only single words: a query is glossed word by word.
+            for key in (k for k in keys if k and " " not in k):
+                found = words.setdefault(key, [])
+                found.extend(t for t in texts if t not in found)
+                del found[MAX_TRANSLATIONS:]
     return {word: found for word, found in words.items() if found}
 
 

@@ -39,6 +39,11 @@ ENTRIES = {
     "Leute": "Leute /ˈlɔɪ̯tə/ <pl>\n [soc.] peopleppl,  /pˌeːpˌeːˈɛl/ , folk [Am.]\n",
     "USA": "USA /uːʔɛsˈʔaː/ <pl>\n [geogr.] United States of AmericaUSA,  /ˈuːzɑː/\n",
     "Konto2": "Konto2 /ˈkɔnto/ <neut, n, sg>\n [econ.] account <n>acc.,  /ˈak/ acct.,  /ˈakt/, bill\n",
+    # The index keys an entry by its headword run together ("email" for "E-Mail"), and by
+    # abbreviations of it ("abb" for "Abbildung").
+    "email": "E-Mail /ˈeːmeːl/ <fem, n, sg>\nelectronic mail <n>, e-mail <n>\n",
+    "abb": "Abbildung /ˈapbɪldʊŋ/ <fem, n, sg>\nfigure <n>, illustration <n>\n",
+    "werben": "werben /ˈvɛʁbn̩/ <v>\nadvertise <v>, recruit <v>\n",
     # German words that are English words too.
     "Problem": "Problem /pʁoˈbleːm/ <neut, n, sg>\nproblem <n>, issue\n",
     "so": "so /zoː/ <adv>\nso, thus, like this\n",
@@ -99,6 +104,9 @@ def test_build_keeps_translations_and_word_forms(glossary_file):
     assert words["leute"].split("\t") == ["people", "folk"]
     assert words["usa"] == "United States of America"
     assert words["konto2"].split("\t") == ["account", "bill"]
+    # Keyed by the headword as written, and run together; not by an abbreviation.
+    assert words["e-mail"] == words["email"] == "electronic mail\te-mail"
+    assert words["abbildung"] == "figure\tillustration" and "abb" not in words
     assert "00-database-info" not in words
     # Inflected forms point at base forms the dictionary has (simplemma's German forms).
     forms = dict(db.execute("SELECT form, lemma FROM forms"))
@@ -123,6 +131,10 @@ def test_gloss_translates_words_forms_and_compounds(glossary):
     assert "customer account" in gloss or "client account" in gloss
     assert "new" in words and "create" in words
     assert not {"Ich", "möchte", "neues", "Kundenkonto", "anlegen"} & set(words)
+    # A hyphenated compound splits at a hyphen too: "Werbe" + "E-Mails" (form of "E-Mail").
+    assert glossary.translations("werbe-e-mails") == [
+        f"{head} {tail}" for head in ("advertise", "recruit") for tail in ("electronic mail", "e-mail")
+    ]
     # The multilingual encoder picks the sense; the dictionary's archaic one is gone.
     assert glossary.gloss("Rechnung") in ("bill", "invoice")
     # A German word kept as its own "translation" is no English (the encoder would pick it).
