@@ -324,7 +324,7 @@ def main() -> None:
         de, _ = _accuracy(registries[variant], embedder, [p[0] for p in PARALLEL], [p[2] for p in PARALLEL])
         en, _ = _accuracy(registries[variant], embedder, [p[1] for p in PARALLEL], [p[2] for p in PARALLEL])
         print(f"  {variant:<14} German {de:.4f}   English {en:.4f}")
-    print("German renderings of 72 train.csv queries vs their originals (benchmarks/german_dev.py; fitted on)")
+    print("German renderings of 66 train.csv queries vs their originals (benchmarks/german_dev.py; fitted on)")
     for variant in ("descriptions", "5-examples"):
         de, _ = _accuracy(registries[variant], embedder, [d[0] for d in GERMAN_DEV], [d[2] for d in GERMAN_DEV])
         en, _ = _accuracy(registries[variant], embedder, [d[1] for d in GERMAN_DEV], [d[2] for d in GERMAN_DEV])
@@ -361,7 +361,7 @@ def main() -> None:
         [sys.executable, "-c", RSS_PROBE], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
     )
     rss = probe.stdout.strip().splitlines()[-1] if probe.returncode == 0 and probe.stdout.strip() else "?"
-    print(f"\nRSS of a process with the web app imported, the model loaded, one index built and 72 German "
+    print(f"\nRSS of a process with the web app imported, the model loaded, one index built and 66 German "
           "queries glossed: "
           f"{int(rss) / 1024:.0f} MB" if rss.isdigit() else f"\nRSS probe failed: {probe.stderr[-500:]}")  # fmt: skip
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -1,7 +1,7 @@
-"""German renderings of 72 lmos-router train.csv queries (6 per agent, drawn at random with
-seed 7), written for fitting the German path of the router (routing/glossary.py). The
-66-query German check in bench_routing.py measures; these are what its constants are fitted
-on, so no check query shapes them."""
+"""German renderings of 66 lmos-router train.csv queries (6 for each of the 11 agents,
+drawn at random with seed 7), written for fitting the German path of the router
+(routing/glossary.py). The 66-query German check in bench_routing.py measures; these are
+what its constants are fitted on, so no check query shapes them."""
 
 # (German, the train.csv original, agent)
 GERMAN_DEV = [
