@@ -242,7 +242,11 @@ class UseEncoder:
         self.model._sp = tokenizer
         self.model.encode("warm up")  # loads the weights and the tokenizer now, not on the first turn
         self.backend = b = self.model._model
-        self.pieces = [tokenizer.id_to_piece(i) for i in range(tokenizer.get_piece_size())]
+        # Which pieces are (parts of) words, by id: a table of 128k piece strings would keep
+        # 12 MB of Python objects for this one bit each.
+        self.word_pieces = np.array(
+            [_is_word(tokenizer.id_to_piece(i)) for i in range(tokenizer.get_piece_size())], dtype=bool
+        )
         # The output layers' matrices that share an input, side by side (see _head).
         self._head_in = np.hstack([b.d0, b.p1])
         self._head_out = np.vstack([b.p3, b.d3])
@@ -259,7 +263,7 @@ class UseEncoder:
             ids = self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
             inner = ids[1:-1]  # without <s> and </s>
             # Punctuation pieces never count, so they get no vector of their own.
-            words = [k for k, piece_id in enumerate(inner) if _is_word(self.pieces[piece_id])]
+            words = [k for k, piece_id in enumerate(inner) if self.word_pieces[piece_id]]
             keys = tuple(inner[k] for k in words)
             weights = np.ones(len(words), dtype=np.float32)
             feats = self._features(np.array(ids, dtype=np.int64))
@@ -368,12 +372,24 @@ def release_memory() -> None:
         pass
 
 
-def _single_threaded_blas() -> None:
+_blas_limited = threading.Event()
+
+
+def limit_blas_threads() -> None:
     """Matrix-vector products of one query are tiny: BLAS worker threads only add wake-up
-    latency (tens of ms on a busy 2-core machine) and compete with the turns in flight."""
+    latency (tens of ms on a busy 2-core machine) and compete with the turns in flight.
+
+    Once per process, and before the process starts threads of its own where it can
+    (lmos_runtime/asgi.py): threadpoolctl finds the BLAS libraries by walking the loaded
+    ones with dl_iterate_phdr and a Python callback, which deadlocks against another thread
+    loading an extension module (the loader's lock against the GIL; seen at start-up, the
+    router's preload thread against the main thread importing sqlite3)."""
+    if _blas_limited.is_set():
+        return
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+    _blas_limited.set()
 
 
 _embedders: dict[str, Embedder] = {}
@@ -393,7 +409,7 @@ def get_embedder(name: str | None = None) -> Embedder:
         embedder = _embedders.get(name)
         if embedder is None:
             started = time.perf_counter()
-            _single_threaded_blas()
+            limit_blas_threads()
             encoders = tuple(ENCODERS[key]() for key in CHOICES[name])
             # The word tables of token weights and typo repair, now rather than on a turn.
             from routing.spelling import known_words

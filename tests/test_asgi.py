@@ -26,6 +26,28 @@ def test_request_started_has_no_sync_receivers_left_in_the_web_process():
     assert out.stdout.split()[-2:] == ["0", "True"], out.stdout + out.stderr
 
 
+def test_blas_threads_are_limited_before_the_preload_thread_starts():
+    # threadpoolctl's library walk deadlocks against a thread loading an extension module
+    # (routing/embeddings.py, limit_blas_threads): it must run before the preload thread
+    # exists, not in it while the main thread goes on importing.
+    probe = (
+        "import threading\n"
+        "seen = []\n"
+        "start = threading.Thread.start\n"
+        "def spy(self):\n"
+        "    if self.name != 'router-preload':\n"
+        "        return start(self)\n"
+        "    from routing import embeddings\n"
+        "    seen.append(embeddings._blas_limited.is_set())  # and no model loaded here\n"
+        "threading.Thread.start = spy\n"
+        "import lmos_runtime.asgi\n"
+        "print(seen)\n"
+    )
+    env = {**subprocess_env(), "ROUTER_PRELOAD": "true", "ROUTER_TYPE": "vector"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[True]", out.stdout + out.stderr
+
+
 async def test_request_started_skips_the_thread_when_nothing_is_open(monkeypatch, settings):
     calls = []
     monkeypatch.setattr(asgi, "_request_started_sync", lambda: calls.append(1))
