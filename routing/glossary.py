@@ -41,9 +41,7 @@ MIN_COVERAGE = 0.6
 MIN_GERMAN = 0.25
 # Parts of a compound word the dictionary lacks are looked up from this length on.
 MIN_PART = 3
-# German compounds join their parts with these letters ("Kunde-n-konto"); a compound's
-# translations are those of its parts' first few senses, paired.
-COMPOUND_SENSES = 3
+# German compounds join their parts with these letters ("Kunde-n-konto").
 _LINKS = ("", "s", "n", "en", "es", "e")
 # Words whose translations are embedded and kept per process (~9 KB each: ~9 MB in all).
 CACHE_WORDS = 1_000
@@ -91,6 +89,7 @@ class Glossary:
         self._lock = threading.Lock()
         self._encode = encode
         self.translations = lru_cache(maxsize=10 * CACHE_WORDS)(self._translations)
+        self.parts = lru_cache(maxsize=10 * CACHE_WORDS)(self._parts)
         # Every query asks about each of its words (is_german): once per word, not per query.
         self.english = lru_cache(maxsize=10 * CACHE_WORDS)(self._is_english)
         # word -> (its translations, their vectors, its own vector), least recently used first.
@@ -122,8 +121,7 @@ class Glossary:
         return out
 
     def _translations(self, word: str) -> list[str]:
-        """The dictionary's English for a German word or its base form; for a compound it
-        lacks, its parts' ("Kreditkartenzahlung" -> "credit card" + "payment")."""
+        """The dictionary's English for a German word or its base form."""
         lower = word.lower()
         found = self._lookup(lower)
         # The dictionary keeps some German words as their own translation ("Kuchen": cake,
@@ -131,26 +129,27 @@ class Glossary:
         others = [t for t in found if t.lower() != lower]
         if others and len(others) < len(found) and not self.english(lower):
             found = others
-        if found or len(lower) < 2 * MIN_PART:
-            return found
-        # The longest known last part, then the rest ("werbe-" + "e-mails" too).
+        return found
+
+    def _parts(self, word: str) -> tuple[str, str] | None:
+        """A compound the dictionary lacks, split at its longest known last part:
+        "kreditkartenzahlung" -> ("kreditkarte", "zahlung"), "werbe-e-mails" -> ("werbe",
+        "e-mails"); None for a word it has or cannot split."""
+        lower = word.lower()
+        if len(lower) < 2 * MIN_PART or self.translations(lower):
+            return None
         for cut in range(MIN_PART, len(lower) - MIN_PART + 1):
             head, tail = lower[:cut].rstrip("-"), lower[cut:]
-            if tail.startswith("-"):
-                continue
-            tail_words = self._lookup(tail)
-            if not tail_words:
+            if tail.startswith("-") or not self.translations(tail):
                 continue
             for link in _LINKS:
                 if link and not head.endswith(link):
                     continue
                 stem = head[: len(head) - len(link)] if link else head
-                head_words = self._lookup(stem) if len(stem) >= MIN_PART else []
-                if head_words:
-                    # Pairs of the parts' first senses; the encoder picks one when glossing.
-                    return [f"{h} {t}" for h in head_words[:COMPOUND_SENSES] for t in tail_words[:COMPOUND_SENSES]]
-            return []
-        return []
+                if len(stem) >= MIN_PART and self.translations(stem):
+                    return stem, tail
+            return None
+        return None
 
     def _senses(self, words: list[str]) -> dict[str, Senses]:
         """The senses of those of `words` that have several: their translations with
@@ -186,6 +185,14 @@ class Glossary:
         return out
 
     def _choose(self, word: str, context: np.ndarray | None, senses: dict[str, Senses]) -> str | None:
+        word = word.lower()
+        if word not in FUNCTION_WORDS and (parts := self.parts(word)):
+            # Each part's sense on its own: "E-Mail-Rechnung" is "e-mail invoice", which the
+            # first few senses of each, paired, would miss ("Rechnung": invoice is its 6th).
+            return " ".join(self._choose_sense(part, context, senses) or part for part in parts)
+        return self._choose_sense(word, context, senses)
+
+    def _choose_sense(self, word: str, context: np.ndarray | None, senses: dict[str, Senses]) -> str | None:
         """The translation the multilingual encoder finds closest to the word itself and,
         with `context` (the query's vector), to what the whole query says: "weiß" is
         "know" in "ich weiß nicht", "white" in "weiß lackiert". `senses`: from _senses,
@@ -220,8 +227,9 @@ class Glossary:
         """The senses of the words of `text` that have several, embedding those not cached:
         the router computes them beside the multilingual encoder's reading of `text` and
         hands them to `render`."""
-        words = [t for t in _TOKEN_RE.findall(text[:MAX_CHARS]) if t[0].isalpha()]
-        return self._senses([part.lower() for word in words for part in (word, *word.split("-")) if part])
+        words = [t.lower() for t in _TOKEN_RE.findall(text[:MAX_CHARS]) if t[0].isalpha()]
+        pieces = [piece for word in words for piece in (word, *word.split("-")) if piece]
+        return self._senses([part for piece in pieces for part in (piece, *(self.parts(piece) or ()))])
 
     def render(self, text: str, context: np.ndarray | None = None, senses: dict[str, Senses] | None = None) -> str:
         """`text` with every word the dictionary knows in English, the rest as it stands.
@@ -253,8 +261,8 @@ class Glossary:
             return self._db.execute("SELECT 1 FROM english WHERE word = ?", (word,)).fetchone() is not None
 
     def _known(self, word: str) -> bool:
-        parts = word.split("-") if "-" in word else [word]
-        return any(self.translations(part.lower()) for part in parts if part)
+        pieces = [word, *word.split("-")] if "-" in word else [word]
+        return any(self.translations(piece.lower()) or self.parts(piece.lower()) for piece in pieces if piece)
 
 
 _glossaries: dict[tuple[str, int], Glossary | None] = {}
