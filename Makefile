@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8081
 
-.PHONY: run install glossary test lint format bench migrate demo-agents clean
+.PHONY: run install glossary model test lint format bench migrate demo-agents clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,17 +27,26 @@ $(GLOSSARY): scripts/build_glossary.py | $(VENV)/.installed
 
 glossary: $(GLOSSARY)
 
+# MiniLM with its int8 weights kept int8 at run time (scripts/build_minilm.py): ~40 % faster
+# and 60 MB smaller. Optional: without it the router runs the packaged model.
+MINILM := var/models/minilm-l6-int8.onnx
+$(MINILM): scripts/build_minilm.py | $(VENV)/.installed
+	$(PY) scripts/build_minilm.py --out $@ || \
+		echo "MiniLM not rewritten: the router runs the packaged model (see docs/routing.md)"
+
+model: $(MINILM)
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
 # The demo: migrate, load the demo registry, start the demo agents and daphne.
-run: install glossary
+run: install glossary model
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/run_demo.sh
 
 demo-agents: install
 	$(PY) manage.py run_demo_agents
 
-test: install
+test: install model
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -48,7 +57,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install glossary
+bench: install glossary model
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || \
 		echo "wrk could not be installed: the concurrency benchmark will be skipped"
 	$(PY) -m benchmarks

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.german_dev import GERMAN_DEV
+from benchmarks.german_dev import GERMAN_DEV, GERMAN_HELD_OUT
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
@@ -294,6 +294,9 @@ def main() -> None:
     embedder = get_embedder()
     print(f"embedding: {settings.ROUTER_EMBEDDING} ({', '.join(e.name for e in embedder.encoders)}); "
           f"model load {time.perf_counter() - started:.2f} s")  # fmt: skip
+    for encoder in embedder.encoders:
+        if getattr(encoder, "model_path", None):
+            print(f"  {encoder.name}: {encoder.model_path}")
     test = read_rows(DATA / "test.csv")
     texts, gold = [r.text for r in test], [r.agent for r in test]
     registries = {v: load_registry(DATA / f"registry-{v}.yaml", tenant="lmos", channel="web") for v in
@@ -324,11 +327,17 @@ def main() -> None:
         de, _ = _accuracy(registries[variant], embedder, [p[0] for p in PARALLEL], [p[2] for p in PARALLEL])
         en, _ = _accuracy(registries[variant], embedder, [p[1] for p in PARALLEL], [p[2] for p in PARALLEL])
         print(f"  {variant:<14} German {de:.4f}   English {en:.4f}")
-    print("German renderings of 66 train.csv queries vs their originals (benchmarks/german_dev.py; fitted on)")
-    for variant in ("descriptions", "5-examples"):
-        de, _ = _accuracy(registries[variant], embedder, [d[0] for d in GERMAN_DEV], [d[2] for d in GERMAN_DEV])
-        en, _ = _accuracy(registries[variant], embedder, [d[1] for d in GERMAN_DEV], [d[2] for d in GERMAN_DEV])
-        print(f"  {variant:<14} German {de:.4f}   English {en:.4f}")
+    for title, rows in (
+        ("German renderings of 66 train.csv queries vs their originals (benchmarks/german_dev.py; fitted on)",
+         GERMAN_DEV),
+        ("German renderings of 66 other train.csv queries vs their originals (held out, never fitted on)",
+         GERMAN_HELD_OUT),
+    ):  # fmt: skip
+        print(title)
+        for variant in ("descriptions", "5-examples"):
+            de, _ = _accuracy(registries[variant], embedder, [d[0] for d in rows], [d[2] for d in rows])
+            en, _ = _accuracy(registries[variant], embedder, [d[1] for d in rows], [d[2] for d in rows])
+            print(f"  {variant:<14} German {de:.4f}   English {en:.4f}")
     for variant in ("descriptions", "learned", "5-examples"):
         rejected, _ = _accuracy(registries[variant], embedder, OFF_TOPIC, [""] * len(OFF_TOPIC))
         print(f"  off-topic queries rejected ({variant}): {rejected:.2f} of {len(OFF_TOPIC)}")

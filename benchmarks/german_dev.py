@@ -248,3 +248,273 @@ GERMAN_DEV = [
         "subscription-agent",
     ),
 ]
+
+
+# German renderings of 66 more train.csv queries (6 per agent, seed 11, none of the above),
+# written in session 8 after the router was built: nothing was fitted on them, so like the
+# check in bench_routing.py they measure. Their English originals keep the typos and
+# templates of train.csv ("assistanec", "{{Person Name}}"), which the renderings do not.
+GERMAN_HELD_OUT = [
+    (
+        "Ich brauche Hilfe beim Wechsel zum Premium-Konto",
+        "I want help changing to the premium account",
+        "account-agent",
+    ),
+    (
+        "Ich weiß nicht, wie ich ein Privatkonto anlegen kann",
+        "i do not know how i can create a Personal account",
+        "account-agent",
+    ),
+    ("Daten im Sparkonto ändern", "change data on Savings account", "account-agent"),
+    (
+        "Ich habe die PIN meines Benutzers vergessen, helfen Sie mir, sie wiederherzustellen",
+        "I can't remember the PIN of my user, help restoring it",
+        "account-agent",
+    ),
+    (
+        "Wo finde ich Informationen zur Löschung meines Gold-Kontos?",
+        "where can I find information about my gold account deletion?",
+        "account-agent",
+    ),
+    (
+        "Ich weiß nicht, was ich tun soll, um das Passwort meines Profils wiederherzustellen",
+        "i dont know what to do to recover the pwd of my profile",
+        "account-agent",
+    ),
+    (
+        "Ich versuche, die Gebühr für den vorzeitigen Ausstieg zu sehen",
+        "i try to see the early exit penalty",
+        "cancel-agent",
+    ),
+    (
+        "Ich weiß nicht, was ich tun muss, um die Kündigungsgebühr zu sehen",
+        "I do not know what I have to do to see the termination fee",
+        "cancel-agent",
+    ),
+    (
+        "Ich brauche Hilfe, um die Strafgebühren für einen vorzeitigen Ausstieg zu prüfen",
+        "I want assistance to check the early exit penalties",
+        "cancel-agent",
+    ),
+    (
+        "Ich möchte Hilfe, um die Gebühr für eine vorzeitige Kündigung zu sehen",
+        "i want assistance to see the earlly termination fee",
+        "cancel-agent",
+    ),
+    (
+        "Können Sie mir helfen, die Stornogebühren anzusehen?",
+        "can you help me seeing the cancellation charges?",
+        "cancel-agent",
+    ),
+    (
+        "Hilf mir, die Strafen für eine vorzeitige Kündigung zu prüfen",
+        "help me check thee early termination penalties",
+        "cancel-agent",
+    ),
+    (
+        "Was muss ich tun, um mit einem echten Mitarbeiter zu sprechen?",
+        "what do i need to do to speak with a live agent",
+        "contact-agent",
+    ),
+    (
+        "Können Sie mir helfen, mit einem menschlichen Mitarbeiter zu reden?",
+        "can you help me to talk to a human agent?",
+        "contact-agent",
+    ),
+    ("Ich möchte eine Person kontaktieren", "I want to contact a person", "contact-agent"),
+    (
+        "Hilf mir nachzusehen, zu welchen Zeiten der Kundendienst erreichbar ist",
+        "help me seeing what hours customer service available is",
+        "contact-agent",
+    ),
+    (
+        "Ich verstehe Sie nicht, ich brauche Hilfe, um mit jemandem zu sprechen",
+        "I cannot understand you, I need help speaking to someone",
+        "contact-agent",
+    ),
+    (
+        "Habt ihr eine kostenlose Telefonnummer für den Kundendienst?",
+        "do you have a free phone number to contact customer service?",
+        "contact-agent",
+    ),
+    (
+        "Ich möchte Hilfe, um zu prüfen, wann ich den Artikel erwarten kann",
+        "i want assistance checking how soon can i expect the item",
+        "delivery-agent",
+    ),
+    (
+        "Kannst du mir helfen nachzusehen, wann mein Artikel ankommt?",
+        "can uhelp me check when will my item arrive",
+        "delivery-agent",
+    ),
+    ("Ich rufe an, um die Versandmethoden zu sehen", "I'm calling to see the shipment methods", "delivery-agent"),
+    (
+        "Wo kann ich nachsehen, wann meine Sendung ankommt?",
+        "where  to check how soon can I expect my shipment?",
+        "delivery-agent",
+    ),
+    ("Kann ich aus New York bestellen?", "can i place an order from New York", "delivery-agent"),
+    (
+        "Hilfe, um zu prüfen, wann das Paket ankommt",
+        "help to check how soon can i expect the package",
+        "delivery-agent",
+    ),
+    (
+        "Hilfe beim Einreichen einer Kundenbeschwerde gegen eure Firma",
+        "assistance filing a customer complaint against ur company",
+        "feedback-agent",
+    ),
+    ("Ich möchte Hilfe, um eine Meinung abzugeben", "I want assistanec to leave an opinion", "feedback-agent"),
+    (
+        "Ich versuche, eine Reklamation gegen euer Unternehmen einzureichen",
+        "i try to lodge a reclamation against ur business",
+        "feedback-agent",
+    ),
+    (
+        "Können Sie mir helfen, eine Beschwerde gegen Ihre Firma einzulegen?",
+        "can you help me lodging a complaint against your company?",
+        "feedback-agent",
+    ),
+    (
+        "Ich weiß nicht, wie ich eine Meinung zu einem Produkt abgeben kann",
+        "i do not know what to do to leave an opinion for a product",
+        "feedback-agent",
+    ),
+    (
+        "Ich weiß nicht, wie ich einen Kommentar zu einem Produkt hinterlasse",
+        "I don't know how to leave a comment about a product",
+        "feedback-agent",
+    ),
+    (
+        "Ich weiß nicht, was ich tun muss, um meine Rechnung Nr. 85632 zu bekommen",
+        "i dont know what i habe to do to get my bill #85632",
+        "invoice-agent",
+    ),
+    (
+        "Wo bekomme ich meine Rechnungen von Herrn Schmidt?",
+        "where do I get my bills from {{Person Name}}?",
+        "invoice-agent",
+    ),
+    (
+        "Ich versuche, meine Rechnung von Frau Weber zu bekommen",
+        "I'm trying to get my invoice from {{Person Name}}",
+        "invoice-agent",
+    ),
+    (
+        "Ich weiß nicht, was ich tun muss, um die Rechnung 12588 zu erhalten",
+        "I don't know what I have to do to get the bill #12588",
+        "invoice-agent",
+    ),
+    ("Zeig mir die Rechnung 37777", "show me bill #37777", "invoice-agent"),
+    ("Ich muss die Rechnung 85632 sehen, ich brauche Hilfe", "I have to see bill #85632, I need help", "invoice-agent"),
+    ("Ich brauche Hilfe beim Kauf von ein paar eurer Artikel", "i need help buying some of ur item", "order-agent"),
+    (
+        "Ich brauche Hilfe, um der Bestellung 123456 ein paar Produkte hinzuzufügen",
+        "i need assistance to add some products to order 123456",
+        "order-agent",
+    ),
+    ("Voraussichtliche Ankunft der Bestellung 123456 anzeigen", "see ETA ob order 123456", "order-agent"),
+    (
+        "Kannst du mir helfen, ein Produkt aus dem Kauf 123456 umzutauschen?",
+        "can uhelp me swappping a product of purchase 123456",
+        "order-agent",
+    ),
+    ("Ich muss eine Bestellung aufgeben", "I have got to make an order", "order-agent"),
+    ("Bestellung 123456 aktualisieren", "updateorder 123456", "order-agent"),
+    ("Sag mir, welche Zahlungsmöglichkeiten es gibt", "tell me what payment options are available", "payment-agent"),
+    (
+        "Was muss ich tun, um zu sehen, welche Zahlungsarten ihr akzeptiert?",
+        "what do I have to do to see what payment options you accept?",
+        "payment-agent",
+    ),
+    (
+        "Ich brauche Hilfe, um Fehler bei der Online-Zahlung zu melden",
+        "I need assistance reporting errors  with online payment",
+        "payment-agent",
+    ),
+    ("Ich muss einen Zahlungsfehler melden", "I have to notify of a payment error", "payment-agent"),
+    ("Brauche Hilfe beim Melden von Zahlungsfehlern", "need assistance reporting payment erroors", "payment-agent"),
+    (
+        "Ich versuche, die akzeptierten Zahlungsarten zu sehen",
+        "I am trying to see the accepted payment options",
+        "payment-agent",
+    ),
+    (
+        "Ich habe 50 Dollar für eine Bestellung bezahlt und muss eine Erstattung bekommen",
+        "i have padi {{Currency Symbol}}$50 for an order i need to get a reimbursement",
+        "refund-agent",
+    ),
+    (
+        "Hilfe, um zu sehen, in welchen Fällen ich eine Erstattung verlangen kann",
+        "help to see in what cases can I request to be reimbursed",
+        "refund-agent",
+    ),
+    (
+        "Was muss ich tun, um mein Geld zurückzufordern?",
+        "what do i have to do to request restitutions of money",
+        "refund-agent",
+    ),
+    (
+        "Wie prüfe ich, ob mit meiner Rückvergütung etwas nicht stimmt?",
+        "how to check if there is anything wrong with my rebate?",
+        "refund-agent",
+    ),
+    ("Ich möchte Hilfe, um mein Geld zurückzubekommen", "want help to get a rebate of my money", "refund-agent"),
+    (
+        "Ich muss den Status meiner Rückerstattung sehen, wie mache ich das?",
+        "I have to see the status of my refund, how could I do it?",
+        "refund-agent",
+    ),
+    (
+        "Ich habe eine falsche Lieferadresse eingegeben und brauche Hilfe, sie zu ändern",
+        "I entered a wrong shipping address, I need help to modify it",
+        "shipping-agent",
+    ),
+    (
+        "Brauche Hilfe beim Eingeben meiner neuen Lieferadresse",
+        "need assistance entering my new shipping address",
+        "shipping-agent",
+    ),
+    (
+        "Ich brauche Hilfe beim Einrichten meiner Versandadresse",
+        "I need help to set my shipping address up",
+        "shipping-agent",
+    ),
+    (
+        "Ich muss meine Lieferadresse ändern, wie geht das?",
+        "need to modify my delivery addrexs how do i do it",
+        "shipping-agent",
+    ),
+    (
+        "Die Adresse hat sich geändert, können Sie mir helfen, sie zu ändern?",
+        "the address changed, can you help me change it?",
+        "shipping-agent",
+    ),
+    (
+        "Wo bekomme ich Informationen zum Bearbeiten der Adresse?",
+        "where can i get information about editing the address",
+        "shipping-agent",
+    ),
+    (
+        "Ich möchte Hilfe beim Abmelden vom Newsletter",
+        "I want assistance unsubscribing from the newsletter",
+        "subscription-agent",
+    ),
+    (
+        "Ich möchte den Newsletter bekommen, wie mache ich das?",
+        "I need to receive the newsletter, how do I do it?",
+        "subscription-agent",
+    ),
+    (
+        "Ich muss das Abonnement eures Newsletters kündigen",
+        "i have got to cancel the subscription to ur newsletter",
+        "subscription-agent",
+    ),
+    ("Für den Firmen-Newsletter anmelden", "sign up to company newsletter", "subscription-agent"),
+    ("Hilf mir, euren Newsletter zu abonnieren", "help me  subscribe to your newsletter", "subscription-agent"),
+    (
+        "Wo kann ich den Newsletter eurer Firma bekommen?",
+        "where can I receive your company newsletter?",
+        "subscription-agent",
+    ),
+]

