@@ -28,9 +28,9 @@ $(GLOSSARY): scripts/build_glossary.py | $(VENV)/.installed
 glossary: $(GLOSSARY)
 
 # MiniLM with its int8 weights kept int8 at run time (scripts/build_minilm.py): ~40 % faster
-# and 60 MB smaller. Optional: without it the router runs the packaged model.
+# and ~50 MB smaller. Optional: without it the router runs the packaged model.
 MINILM := var/models/minilm-l6-int8.onnx
-$(MINILM): scripts/build_minilm.py | $(VENV)/.installed
+$(MINILM): scripts/build_minilm.py requirements.txt | $(VENV)/.installed
 	$(PY) scripts/build_minilm.py --out $@ || \
 		echo "MiniLM not rewritten: the router runs the packaged model (see docs/routing.md)"
 

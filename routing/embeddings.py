@@ -192,7 +192,7 @@ class MiniLMEncoder:
     @staticmethod
     def _session(ort, options, packaged: str):
         """(path, session) of the model built by scripts/build_minilm.py when there is one
-        (same weights, kept int8: ~40 % faster, 60 MB smaller), else of the packaged one."""
+        (same weights, kept int8: ~40 % faster, ~50 MB smaller), else of the packaged one."""
         from django.conf import settings
 
         built = settings.ROUTER_MINILM_MODEL
