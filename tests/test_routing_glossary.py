@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from routing.embeddings import get_embedder
@@ -225,6 +226,44 @@ def test_the_english_only_encoder_reads_the_gloss_not_the_german(glossary_file, 
     # It would find nothing in German (and get no say): it runs on the gloss and on English.
     assert german not in seen and glossed.gloss in seen and english in seen
     assert glossed.best == "account-agent" and plain.best == "account-agent"
+
+
+def test_the_german_original_is_read_for_its_sentence_vector_only(glossary_file, embedder, settings, monkeypatch):
+    """Beside MiniLM its tokens would never count (token matching is off for a query in
+    another language than the descriptions), so USE computes no token features for it."""
+    (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
+    sentences: list[str] = []
+    with_tokens: list[str] = []
+    encode, encode_with_tokens = use.encode, use.encode_with_tokens
+
+    def spy_encode(texts):
+        sentences.extend(texts)
+        return encode(texts)
+
+    def spy_tokens(texts, **kwargs):
+        with_tokens.extend(texts)
+        return encode_with_tokens(texts, **kwargs)
+
+    index = build_index(registry(), embedder)
+    monkeypatch.setattr(use, "encode", spy_encode)
+    monkeypatch.setattr(use, "encode_with_tokens", spy_tokens)
+    settings.ROUTER_GLOSSARY = str(glossary_file)
+    german, english = "Ich möchte ein neues Kundenkonto anlegen", "I forgot my password"
+    glossed, plain = rankings(embedder, index, [german, english])
+    assert german in sentences and german not in with_tokens
+    # The gloss and English queries keep their tokens.
+    assert glossed.gloss in with_tokens and english in with_tokens
+    assert glossed.best == "account-agent" and plain.best == "account-agent"
+    # The claim itself: with MiniLM silent on the original, its USE tokens change nothing.
+    from routing.strategies.vector import _no_tokens
+
+    matrix, tokens = encode_with_tokens([german], defer=True)
+    assert encode([german]) == pytest.approx(matrix, abs=1e-5)
+    silent = (np.zeros(384, dtype=np.float32), _no_tokens(384))
+    with_tokens_ranking = index.ranking([silent, (matrix[0], tokens[0])])
+    without = index.ranking([silent, (matrix[0], _no_tokens(matrix.shape[1]))])
+    assert dict(with_tokens_ranking.scores) == dict(without.scores)
+    assert with_tokens_ranking.relevance == without.relevance
 
 
 def test_a_damaged_glossary_file_is_ignored_not_fatal(tmp_path, embedder, settings, caplog):

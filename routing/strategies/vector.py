@@ -113,8 +113,16 @@ def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, text
     senses = in_parallel(lambda: [glossary.senses(text) for text in texts])
     encoded = []
     context = None
+    # Beside an English-only encoder, which finds nothing in German, the original's tokens
+    # never count (index.py turns token matching off for a query in another language):
+    # its sentence vectors alone are cheaper.
+    sentences_only = any(not encoder.multilingual for encoder in embedder.encoders)
     for encoder, part in zip(embedder.encoders, index.per_encoder, strict=True):
-        if encoder.multilingual:
+        if encoder.multilingual and sentences_only:
+            matrix = encoder.encode(originals)
+            tokens = [_no_tokens(matrix.shape[1]) for _ in originals]
+            context = matrix
+        elif encoder.multilingual:
             matrix, tokens = encoder.encode_with_tokens(originals, defer=True)
             context = matrix
         else:
