@@ -392,3 +392,34 @@ def test_the_image_installs_what_the_makefile_installs_beside_the_requirements()
     for script, setting in (("build_glossary.py", "ROUTER_GLOSSARY"), ("build_minilm.py", "ROUTER_MINILM_MODEL")):
         assert f"scripts/{script}" in dockerfile
         assert f"{setting}=/opt/" in dockerfile
+
+
+def test_every_file_the_image_copies_is_in_the_build_context():
+    """`COPY x` fails the build when .dockerignore leaves x out of the context (the last
+    pattern that matches decides; "!" puts a path back)."""
+    from fnmatch import fnmatch
+
+    patterns = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and line[0] != "#"
+    ]
+
+    def ignored(path: str) -> bool:
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        result = False
+        for pattern in patterns:
+            if any(fnmatch(prefix, pattern.lstrip("!")) for prefix in prefixes):
+                result = not pattern.startswith("!")
+        return result
+
+    copied = [
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    ]
+    assert "scripts/build_minilm.py" in copied
+    for source in copied:
+        if source != ".":
+            assert (ROOT / source).exists(), source
+            assert not ignored(source), f"{source} is left out of the build context by .dockerignore"
+    assert ignored("tests/test_helm.py") and ignored("var/models/minilm-l6-int8.onnx")
