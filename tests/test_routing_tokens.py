@@ -76,6 +76,14 @@ def test_sentence_vectors_with_tokens_equal_the_plain_ones(embedder):
         assert len(tokens) == len(texts)
         assert tokens[0].vectors.shape[0] == len(tokens[0].keys) == len(tokens[0].weights) > 0
         assert np.allclose(np.linalg.norm(tokens[0].vectors, axis=1), 1.0, atol=1e-3)
+        # Deferred tokens (a routed query's): the same sentence vectors and, once asked
+        # for, the same token vectors.
+        deferred, later = encoder.encode_with_tokens(texts, defer=True)
+        assert np.abs(deferred - with_tokens).max() < 1e-4, encoder.name
+        for now, then in zip(tokens, later, strict=True):
+            assert then.keys == now.keys
+            assert then.vectors.shape == now.vectors.shape
+            assert np.allclose(then.vectors, now.vectors, atol=1e-4), encoder.name
 
 
 def test_rare_words_weigh_more_than_request_framing_and_punctuation_nothing():
