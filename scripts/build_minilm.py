@@ -50,7 +50,7 @@ CHECK_SENTENCES = [
 ]
 
 
-def _dequantized(graph, producers: dict, inits: dict, name: str):
+def _dequantized(producers: dict, inits: dict, name: str):
     """(the Cast node, the Mul node, int8 values, scales) when `name` is the product of
     int8 values cast to float and multiplied by a constant scale, else None."""
     from onnx import numpy_helper
@@ -84,7 +84,7 @@ def convert(source: Path, block: int = BLOCK):
     replaced: list[tuple] = []  # (old node, new node, Cast, Mul, new initializers)
     for node in graph.node:
         if node.op_type == "MatMul":
-            found = _dequantized(graph, producers, inits, node.input[1])
+            found = _dequantized(producers, inits, node.input[1])
             if found is None or users[node.input[1]] != 1:
                 continue
             cast, mul, values, scales = found
@@ -115,7 +115,7 @@ def convert(source: Path, block: int = BLOCK):
             )
             replaced.append((node, new, cast, mul, new_inits))
         elif node.op_type == "Gather" and node.input[0] == WORD_EMBEDDINGS:
-            found = _dequantized(graph, producers, inits, node.input[0])
+            found = _dequantized(producers, inits, node.input[0])
             if found is None or users[node.input[0]] != 1:
                 continue
             cast, mul, values, scales = found
