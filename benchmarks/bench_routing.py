@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.german_dev import GERMAN_DEV, GERMAN_HELD_OUT
+from benchmarks.german_test import GERMAN_TEST
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
@@ -332,6 +333,8 @@ def main() -> None:
          GERMAN_DEV),
         ("German renderings of 66 other train.csv queries vs their originals (held out, never fitted on)",
          GERMAN_HELD_OUT),
+        ("German renderings of 220 test.csv queries vs their originals (benchmarks/german_test.py; "
+         "test split, never fitted on)", GERMAN_TEST),
     ):  # fmt: skip
         print(title)
         for variant in ("descriptions", "5-examples"):
