@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.german_dev import GERMAN_DEV, GERMAN_HELD_OUT
+from benchmarks.german_dev import GERMAN_DEV, GERMAN_FIT, GERMAN_HELD_OUT
 from benchmarks.german_test import GERMAN_TEST
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,6 +331,7 @@ def main() -> None:
     for title, rows in (
         ("German renderings of 66 train.csv queries vs their originals (benchmarks/german_dev.py; fitted on)",
          GERMAN_DEV),
+        ("German renderings of 220 more train.csv queries vs their originals (GERMAN_FIT; fitted on)", GERMAN_FIT),
         ("German renderings of 66 other train.csv queries vs their originals (held out, never fitted on)",
          GERMAN_HELD_OUT),
         ("German renderings of 220 test.csv queries vs their originals (benchmarks/german_test.py; "

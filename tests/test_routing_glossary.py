@@ -49,6 +49,9 @@ ENTRIES = {
     "Problem": "Problem /pʁoˈbleːm/ <neut, n, sg>\nproblem <n>, issue\n",
     "so": "so /zoː/ <adv>\nso, thus, like this\n",
     "was": "was /vas/ <pron>\nwhat <pron>\n",
+    # "weiß" is the adjective and a form of "wissen".
+    "weiß": "weiß /vaɪ̯s/ <adj>\nwhite <adj>\n",
+    "wissen": "wissen /ˈvɪsn̩/ <v>\nknow <v>\n",
 }
 
 
@@ -145,6 +148,14 @@ def test_gloss_translates_words_forms_and_compounds(glossary):
     # A German word kept as its own "translation" is no English (the encoder would pick it).
     assert glossary.gloss("Kuchen") in ("cake", "cakes")
     assert glossary.gloss("Problem Konto") == "problem account"
+
+
+def test_wissen_is_glossed_like_a_modal_verb(glossary):
+    # "Ich weiß nicht, wie ..." opens many requests; the encoder, choosing between the
+    # adjective's "white" and the verb's "know", took "white".
+    assert set(glossary.translations("weiß")) == {"white", "know"}
+    assert glossary.gloss("Ich weiß nicht") == "I know not"
+    assert glossary.render("Weißt du das?") == "know you the ?"
 
 
 def test_threads_glossing_at_once_with_a_tiny_cache_agree(glossary_file, embedder, monkeypatch):
