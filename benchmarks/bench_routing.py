@@ -160,6 +160,16 @@ OFF_TOPIC = [
     "wie wird das Wetter morgen", "erzähl mir einen Witz", "wer hat das Spiel gestern gewonnen",
     "wie backe ich einen Kuchen", "play some music",
 ]  # fmt: skip
+# The first 15 (the English ones) in German, written in session 9: off-topic German queries
+# should be turned away as often as English ones.
+OFF_TOPIC_GERMAN = [
+    "Wie wird das Wetter morgen in Berlin?", "Erzähl mir einen Witz", "Wer hat gestern das Fußballspiel gewonnen?",
+    "Wie backe ich Sauerteigbrot?", "Schreib eine Python-Funktion, die eine Liste sortiert",
+    "Was ist die Hauptstadt von Australien?", "Empfiehl mir einen guten Film für heute Abend",
+    "Wie hoch ist der Mount Everest?", "Übersetze guten Morgen ins Spanische", "Wie spät ist es in Tokio?",
+    "Kannst du ein Lied singen?", "Wie viele Beine hat eine Spinne?", "Erkläre Quantenverschränkung einfach",
+    "Regnet es dieses Wochenende?", "Wer ist der Präsident von Frankreich?",
+]  # fmt: skip
 
 RSS_PROBE = """
 import os, django
@@ -345,6 +355,11 @@ def main() -> None:
     for variant in ("descriptions", "learned", "5-examples"):
         rejected, _ = _accuracy(registries[variant], embedder, OFF_TOPIC, [""] * len(OFF_TOPIC))
         print(f"  off-topic queries rejected ({variant}): {rejected:.2f} of {len(OFF_TOPIC)}")
+    for variant in ("descriptions", "5-examples"):
+        de, _ = _accuracy(registries[variant], embedder, OFF_TOPIC_GERMAN, [""] * len(OFF_TOPIC_GERMAN))
+        en, _ = _accuracy(registries[variant], embedder, OFF_TOPIC[:15], [""] * 15)
+        print(f"  the 15 English off-topic queries rendered in German, rejected ({variant}): "
+              f"German {de:.2f}   English {en:.2f}")  # fmt: skip
 
     print("\nper-query latency (route one query at a time; vector router)")
     sample = texts[:300]
