@@ -2,7 +2,10 @@
 drawn at random with seed 2026, duplicates skipped), written in session 9 to measure German
 routing against the same queries in English on the benchmark's test split: nothing in the
 router was fitted on them. The English originals keep test.csv's typos; the renderings are
-plain German as a customer would write it (placeholders such as {{Person Name}} kept)."""
+plain German as a customer would write it (placeholders such as {{Person Name}} kept). Six
+of them read word for word like a rendering in german_dev.py, whose English originals differ
+from theirs only in wording or typos (the benchmark repeats itself so: six of these test.csv
+originals are in train.csv too)."""
 
 # (German, the test.csv original, agent)
 GERMAN_TEST = [
