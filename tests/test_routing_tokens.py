@@ -86,6 +86,23 @@ def test_sentence_vectors_with_tokens_equal_the_plain_ones(embedder):
             assert np.allclose(then.vectors, now.vectors, atol=1e-4), encoder.name
 
 
+def test_use_reads_many_texts_together_as_it_reads_each_alone(embedder):
+    """An index build runs USE over its texts a few hundred tokens at a time: the n-gram
+    windows must stop at each text's ends, whatever its neighbours in the batch."""
+    from routing.embeddings import TOKEN_BATCH, _token_batches
+
+    (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
+    texts = [f"question {i}: where is my invoice from March, and can I get a refund?" for i in range(40)]
+    texts += ["", "ok", "Ich möchte meine Rechnung sehen " * 120]  # the last alone is over a batch
+    lengths = [len(use.model._tokenizer.encode(t, add_bos=True, add_eos=True)) for t in texts]
+    assert lengths[-1] > TOKEN_BATCH and len(_token_batches(lengths, TOKEN_BATCH)) >= 3
+    together, tokens = use.encode_with_tokens(texts)
+    for i in (0, 17, 39, 40, 41, 42):
+        alone, (mine,) = use.encode_with_tokens([texts[i]])
+        assert np.allclose(together[i], alone[0], atol=1e-5)
+        assert tokens[i].keys == mine.keys and np.allclose(tokens[i].vectors, mine.vectors, atol=1e-5)
+
+
 def test_rare_words_weigh_more_than_request_framing_and_punctuation_nothing():
     weights = information_weights(["i", "need", "my", "in", "##vo", "##ice", "?"])
     assert weights[-1] == 0.0
