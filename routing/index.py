@@ -1,5 +1,6 @@
 """The agent index of the vector router: embeddings of every agent's texts, built once per
-(tenant, channel, subset, registry version) and kept in process memory.
+(tenant, channel, subset) and set of agents (with their learned examples) and kept in
+process memory.
 
 An agent's texts are its description, and per capability its description, its name
 written as words ("check_invoice" → "check invoice") and its examples; then the queries
@@ -376,16 +377,11 @@ _build_locks: dict[tuple, threading.Lock] = {}
 
 
 def index_key(registry: ChannelRegistry, embedder: Embedder) -> tuple:
-    # The registry version changes with every sync; the hash of the agents covers admin
-    # edits and registries that never went through a sync (route_eval, the admin page).
-    return (
-        embedder.name,
-        registry.tenant_id,
-        registry.channel_id,
-        registry.subset,
-        registry.registry_version,
-        registry.agents_hash,
-    )
+    # What the index is built from (the agents and learned examples), not the registry
+    # version: the version is the tenant's, and a sync or admin edit that changes one
+    # channel bumps it for all of them, whose indexes would be rebuilt for nothing (up to a
+    # second each, on the first turn that needs them).
+    return (embedder.name, registry.tenant_id, registry.channel_id, registry.subset, registry.agents_hash)
 
 
 def cached_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex | None:
@@ -406,7 +402,7 @@ def get_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
             index = build_index(registry, embedder)
             with _cache_lock:
                 _cache[key] = index
-                # Older versions of the same channel are useless once a newer one exists.
+                # The channel's earlier agents are useless once it has others.
                 for other in [k for k in _cache if k[:4] == key[:4] and k != key]:
                     del _cache[other]
                 while len(_cache) > CACHE_SIZE:

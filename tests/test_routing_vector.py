@@ -203,7 +203,7 @@ async def test_single_agent_channel_routes_to_its_agent():
     assert decision.agent == "billing-agent"
 
 
-async def test_index_is_built_once_per_registry_version():
+async def test_index_is_built_once_per_set_of_agents():
     from routing.embeddings import get_embedder
     from routing.index import cached_index, clear_cache
 
@@ -213,10 +213,13 @@ async def test_index_is_built_once_per_registry_version():
     first = cached_index(registry, get_embedder())
     await route_query(request=request_for("where is my order", registry), router_type="vector")
     assert cached_index(registry, get_embedder()) is first
-    newer = small_registry(registry_version=8)
+    # The tenant's version moved (another channel changed): this channel's agents did not.
+    unchanged = small_registry(registry_version=8)
+    assert cached_index(unchanged, get_embedder()) is first
+    newer = small_registry(registry_version=9, agents=AGENTS[:2])
     await route_query(request=request_for("where is my order", newer), router_type="vector")
     assert cached_index(newer, get_embedder()) is not first
-    assert cached_index(registry, get_embedder()) is None  # the old version was dropped
+    assert cached_index(registry, get_embedder()) is None  # the old agents' index was dropped
 
 
 @pytest.mark.django_db
