@@ -81,9 +81,9 @@ FUNCTION_WORDS = {
     "sollen": "should", "sollt": "should", "willst": "want", "wollt": "want", "könnt": "can", "könnte": "could",
     "könnten": "could", "könntest": "could", "würde": "would", "würden": "would", "würdest": "would",
     "hätte": "would have", "hätten": "would have", "wäre": "would be", "wären": "would be", "habt": "have",
-    "seid": "are", "war": "was", "waren": "were",
+    "seid": "are", "war": "was",
     # Not "werden", "werde", "wirst": "become" as often as "will" ("Wie kann ich Kunde werden?"),
-    # which the encoder tells apart.
+    # which the encoder tells apart; nor "waren", which is also "Waren" (goods).
 }  # fmt: skip
 # Weight of the query's vector against the word's own when choosing a sense (fitted on
 # benchmarks/german_dev.py before FUNCTION_WORDS, descriptions only, routed: 0 -> 0.818
