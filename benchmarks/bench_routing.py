@@ -227,6 +227,15 @@ def _accuracy(registry, embedder, texts: list[str], gold: list[str]) -> tuple[fl
     return decided / len(gold), top1 / len(gold)
 
 
+def _german_and_english(registry, embedder, rows) -> tuple[float, float]:
+    """Routed accuracy of the German and of the English texts of (German, English, agent)
+    rows; agent "" for a query no agent should take."""
+    gold = [row[2] for row in rows]
+    german, _ = _accuracy(registry, embedder, [row[0] for row in rows], gold)
+    english, _ = _accuracy(registry, embedder, [row[1] for row in rows], gold)
+    return german, english
+
+
 def _learned(registry, embedder, queries: list[str]):
     """`registry` plus what the learning task (routing/learning.py) would learn from
     `queries` arriving as traffic: routed by the vector strategy's own functions, labels
@@ -335,8 +344,7 @@ def main() -> None:
     glossed = "on" if glossary_for(embedder) is not None else f"off (no file at {settings.ROUTER_GLOSSARY!r})"
     print(f"\nGerman vs English (66 parallel queries written for this check); German glossary {glossed}")
     for variant in ("descriptions", "learned", "5-examples"):
-        de, _ = _accuracy(registries[variant], embedder, [p[0] for p in PARALLEL], [p[2] for p in PARALLEL])
-        en, _ = _accuracy(registries[variant], embedder, [p[1] for p in PARALLEL], [p[2] for p in PARALLEL])
+        de, en = _german_and_english(registries[variant], embedder, PARALLEL)
         print(f"  {variant:<14} German {de:.4f}   English {en:.4f}")
     for title, rows in (
         ("German renderings of 66 train.csv queries vs their originals (benchmarks/german_dev.py; fitted on)",
@@ -349,15 +357,15 @@ def main() -> None:
     ):  # fmt: skip
         print(title)
         for variant in ("descriptions", "5-examples"):
-            de, _ = _accuracy(registries[variant], embedder, [d[0] for d in rows], [d[2] for d in rows])
-            en, _ = _accuracy(registries[variant], embedder, [d[1] for d in rows], [d[2] for d in rows])
+            de, en = _german_and_english(registries[variant], embedder, rows)
             print(f"  {variant:<14} German {de:.4f}   English {en:.4f}")
     for variant in ("descriptions", "learned", "5-examples"):
         rejected, _ = _accuracy(registries[variant], embedder, OFF_TOPIC, [""] * len(OFF_TOPIC))
         print(f"  off-topic queries rejected ({variant}): {rejected:.2f} of {len(OFF_TOPIC)}")
+    # OFF_TOPIC_GERMAN renders the first 15 of OFF_TOPIC.
+    off_topic = [(german, english, "") for german, english in zip(OFF_TOPIC_GERMAN, OFF_TOPIC, strict=False)]
     for variant in ("descriptions", "5-examples"):
-        de, _ = _accuracy(registries[variant], embedder, OFF_TOPIC_GERMAN, [""] * len(OFF_TOPIC_GERMAN))
-        en, _ = _accuracy(registries[variant], embedder, OFF_TOPIC[:15], [""] * 15)
+        de, en = _german_and_english(registries[variant], embedder, off_topic)
         print(f"  the 15 English off-topic queries rendered in German, rejected ({variant}): "
               f"German {de:.2f}   English {en:.2f}")  # fmt: skip
 

@@ -35,6 +35,13 @@ def env_str(name: str, default: str | None = None, *, aliases: Sequence[str] = (
     return default if value is None else value
 
 
+def env_file(name: str, default: str) -> str:
+    """A path to an optional file; "" when the variable turns it off ("off", "false",
+    "none", "0"). Whether the file exists is for its reader to tell (and log)."""
+    value = env_str(name, default) or ""
+    return "" if value.lower() in ("off", "false", "none", "0") else value
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
     if value is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from lmos_runtime.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from lmos_runtime.env import env_bool, env_choice, env_file, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -199,15 +199,11 @@ ROUTER_EMBEDDING = env_choice("ROUTER_EMBEDDING", "ensemble", ["ensemble", "mini
 ROUTER_PRELOAD = env_bool("ROUTER_PRELOAD", True)
 # German queries glossed into English for the vector router (routing/glossary.py); built by
 # `make glossary`. "off": off; a missing file: off, with a log line.
-ROUTER_GLOSSARY = env_str("ROUTER_GLOSSARY", str(BASE_DIR / "var" / "glossary" / "de-en.sqlite"))
-if ROUTER_GLOSSARY.lower() in ("off", "false", "none", "0"):
-    ROUTER_GLOSSARY = ""
+ROUTER_GLOSSARY = env_file("ROUTER_GLOSSARY", str(BASE_DIR / "var" / "glossary" / "de-en.sqlite"))
 # MiniLM with its int8 weights kept int8 when it runs (scripts/build_minilm.py, `make
 # model`): faster and smaller than the packaged model, which is used when this file is
 # missing (with a log line) or the setting is "off".
-ROUTER_MINILM_MODEL = env_str("ROUTER_MINILM_MODEL", str(BASE_DIR / "var" / "models" / "minilm-l6-int8.onnx"))
-if ROUTER_MINILM_MODEL.lower() in ("off", "false", "none", "0"):
-    ROUTER_MINILM_MODEL = ""
+ROUTER_MINILM_MODEL = env_file("ROUTER_MINILM_MODEL", str(BASE_DIR / "var" / "models" / "minilm-l6-int8.onnx"))
 ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.20, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.

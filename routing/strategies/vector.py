@@ -118,12 +118,12 @@ def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, text
     # its sentence vectors alone are cheaper.
     sentences_only = any(not encoder.multilingual for encoder in embedder.encoders)
     for encoder, part in zip(embedder.encoders, index.per_encoder, strict=True):
-        if encoder.multilingual and sentences_only:
-            matrix = encoder.encode(originals)
-            tokens = [_no_tokens(matrix.shape[1]) for _ in originals]
-            context = matrix
-        elif encoder.multilingual:
-            matrix, tokens = encoder.encode_with_tokens(originals, defer=True)
+        if encoder.multilingual:
+            if sentences_only:
+                matrix = encoder.encode(originals)
+                tokens = [_no_tokens(matrix.shape[1]) for _ in originals]
+            else:
+                matrix, tokens = encoder.encode_with_tokens(originals, defer=True)
             context = matrix
         else:
             dim = part.texts.shape[1]
