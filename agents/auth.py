@@ -8,7 +8,7 @@ import psycopg
 from django.utils import timezone
 
 from agents.models import ApiKey
-from lmos_runtime.exceptions import Forbidden, Unauthorized
+from core.errors import Forbidden, Unauthorized
 
 
 def bearer_token(authorization: str | None) -> str | None:

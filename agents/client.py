@@ -23,7 +23,7 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from lmos_runtime.exceptions import AgentClientError, AgentTimeout
+from core.errors import AgentClientError, AgentTimeout
 
 log = logging.getLogger("agents.client")
 

@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 
 from agents.models import Agent, Capability, Channel, RegistryTarget, Tenant
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
-from lmos_runtime.db import db
+from core.db import db
 
 # Keyed by the tenant row (not only its id): a tenant deleted and made again starts at
 # version 0 again and must not hit the old entry.
@@ -177,7 +177,7 @@ async def registry_for_turn(*, tenant: Tenant, channel_id: str, subset: str) -> 
     AgentNotFound when the registry is known but has no agents for the channel. After an
     on-demand sync `tenant.registry_version` is updated in place.
     """
-    from lmos_runtime.exceptions import AgentNotFound, RegistryUnavailable
+    from core.errors import AgentNotFound, RegistryUnavailable
 
     registry, known = await db(_lookup)(tenant=tenant, channel_id=channel_id, subset=subset)
     if registry is None and not known:

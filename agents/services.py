@@ -25,7 +25,7 @@ from django.utils import timezone
 from agents.models import Agent, ApiKey, Capability, Channel, RegistryTarget, SyncRun, Tenant
 from agents.sources import FetchResult, RegistrySource, SourceError, get_source
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRoutingSpec
-from lmos_runtime.metrics import sync_observed
+from core.metrics import sync_observed
 
 log = logging.getLogger("agents.sync")
 

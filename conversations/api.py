@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 from agents.models import ID_PATTERN
 from conversations.serializers import ChatRequestSerializer
 from conversations.services import TurnInput
-from lmos_runtime import exceptions as errors
+from core import errors
 
 _ID_RE = re.compile(ID_PATTERN)
 

@@ -24,7 +24,7 @@ from django.conf import settings
 from conversations.api import check_id, validated_turn_input
 from conversations.limits import inflight_slot, rate_limit_check
 from conversations.services import conversation_turn_events
-from lmos_runtime import exceptions as errors
+from core import errors
 
 log = logging.getLogger("conversations.websocket")
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.cache import cache
 
-from lmos_runtime.exceptions import Overloaded, RateLimited
+from core.errors import Overloaded, RateLimited
 
 log = logging.getLogger("conversations.limits")
 

@@ -18,7 +18,7 @@ from django.urls import Resolver404, resolve
 from django.utils.decorators import async_only_middleware
 
 from conversations import views
-from lmos_runtime import exceptions as errors
+from core import errors
 
 FAST_VIEWS = {views.chat_message, views.chat_stream, views.agents, views.not_found}
 SECURITY_HEADERS = {

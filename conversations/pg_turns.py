@@ -15,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from agents.auth import api_key_check
-from lmos_runtime import pg
+from core import pg
 
 # One statement, so one round trip: read the tenant (and whether its subset is known) and
 # the conversation, make the conversation when new, insert the pending turn, and read the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversations.models import Conversation, Turn
-from lmos_runtime.exceptions import NotFound
+from core.errors import NotFound
 
 
 def conversation_history(*, tenant_id: str, conversation_id: str) -> dict[str, Any]:

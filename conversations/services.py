@@ -36,9 +36,8 @@ from agents.services import registry_note_traffic
 from agents.specs import ChannelRegistry
 from conversations import pg_turns
 from conversations.models import Conversation, Turn
-from lmos_runtime import exceptions as errors
-from lmos_runtime import metrics, pg
-from lmos_runtime.db import db
+from core import errors, metrics, pg
+from core.db import db
 from routing.base import Decision, RouteRequest
 from routing.services import decision_fields, decision_row, route_query
 

@@ -14,8 +14,8 @@ from conversations.api import api_errors, check_id, turn_input
 from conversations.limits import inflight_acquire, inflight_release, inflight_slot, rate_limit_check
 from conversations.selectors import conversation_history
 from conversations.services import TurnEvent, conversation_turn, conversation_turn_events
-from lmos_runtime import exceptions as errors
-from lmos_runtime.db import db
+from core import errors
+from core.db import db
 
 
 @api_errors("POST")

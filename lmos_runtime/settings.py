@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from lmos_runtime.env import env_bool, env_choice, env_file, env_float, env_int, env_list, env_str
+from core.env import env_bool, env_choice, env_file, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: probes and /metrics answer before ALLOWED_HOSTS checks (probes use the pod IP).
-    "lmos_runtime.health.probes_middleware",
+    "core.health.probes_middleware",
     "corsheaders.middleware.CorsMiddleware",
     # The chat API's hot endpoints skip the synchronous middleware below (see the module).
     "conversations.middleware.api_fast_path",
@@ -97,7 +97,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
-# Per process, for the ORM and again for the turn path's event-loop pool (lmos_runtime/pg.py).
+# Per process, for the ORM and again for the turn path's event-loop pool (core/pg.py).
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10, minimum=1)
 if DATABASE_URL:
     try:
@@ -254,7 +254,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "lmos_runtime.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -316,9 +316,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "lmos_runtime.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
-    "filters": {"redact": {"()": "lmos_runtime.logging.RedactingFilter"}},
+    "filters": {"redact": {"()": "core.logging.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from lmos_runtime import health, metrics
+from core import health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),

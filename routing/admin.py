@@ -9,7 +9,7 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from agents.models import Channel
-from lmos_runtime.exceptions import AgentNotFound
+from core.errors import AgentNotFound
 from routing.models import RoutingDecision
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from lmos_runtime.exceptions import AgentNotFound
+from core.errors import AgentNotFound
 from routing.base import Candidate, Decision, RouteRequest
 
 log = logging.getLogger("routing")

@@ -56,7 +56,7 @@ def _close_async_orm_connection():
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
-    from lmos_runtime import pg
+    from core import pg
 
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
     pg.close_all()

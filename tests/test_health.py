@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.models import SyncRun, Tenant
-from lmos_runtime import metrics
+from core import metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_BUDGET_SECONDS = 4.5  # the web pod's readinessProbe timeoutSeconds is 5
@@ -132,14 +132,14 @@ def test_probes_middleware_answers_probes_whatever_the_host():
     def pod() -> Client:  # a fresh client, since a client loads the middleware once
         return Client(HTTP_HOST="10.1.2.3:8081")
 
-    assert settings.MIDDLEWARE[0] == "lmos_runtime.health.probes_middleware"
+    assert settings.MIDDLEWARE[0] == "core.health.probes_middleware"
     with override_settings(ALLOWED_HOSTS=["lmos.example.com"]):
         client = pod()
         assert client.get("/health/liveness").status_code == 200
         assert client.get("/health/readiness").status_code == 200
         assert client.get("/metrics").status_code == 200
         assert client.get("/admin/").status_code == 400
-        without = [m for m in settings.MIDDLEWARE if m != "lmos_runtime.health.probes_middleware"]
+        without = [m for m in settings.MIDDLEWARE if m != "core.health.probes_middleware"]
         with override_settings(MIDDLEWARE=without):
             assert pod().get("/health/liveness").status_code == 400
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lmos_runtime.logging import JsonFormatter, RedactingFilter, log_context, redact
+from core.logging import JsonFormatter, RedactingFilter, log_context, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""The turn path's own PostgreSQL pool (lmos_runtime/pg.py): reuse, recovery from dead
+"""The turn path's own PostgreSQL pool (core/pg.py): reuse, recovery from dead
 connections, and bounded waits instead of hangs."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 import psycopg
 import pytest
 
-from lmos_runtime import pg
-from lmos_runtime.exceptions import Overloaded
+from core import pg
+from core.errors import Overloaded
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

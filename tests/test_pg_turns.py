@@ -11,7 +11,7 @@ from django.db import connection
 from agents.models import RegistryTarget
 from conversations import pg_turns
 from conversations.models import Conversation, Turn
-from lmos_runtime import pg
+from core import pg
 from tests.factories import make_registry
 
 pytestmark = [

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from django.db.backends import utils
 
-from lmos_runtime import pg
+from core import pg
 from tests.test_chat_api import body, post, registry, url
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from agents.models import SyncRun, Tenant
 from agents.selectors import registry_for_turn
 from agents.services import registry_note_traffic
-from lmos_runtime.exceptions import AgentNotFound, RegistryUnavailable
+from core.errors import AgentNotFound, RegistryUnavailable
 from tests.factories import make_registry
 from tests.test_registry_fakes import Behaviour, FakeOperator, routing_doc
 

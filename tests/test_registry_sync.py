@@ -322,7 +322,7 @@ def test_routings_labelled_for_another_tenant_or_duplicated_are_skipped_with_war
 
 
 def test_each_sync_is_counted_in_the_metrics(operator):
-    from lmos_runtime.metrics import SYNC_RUNS
+    from core.metrics import SYNC_RUNS
 
     def count(status: str) -> float:
         samples = [s for metric in SYNC_RUNS.collect() for s in metric.samples if s.name.endswith("_total")]

@@ -11,7 +11,7 @@ import pytest
 from agents.models import Channel, Tenant
 from agents.selectors import channel_registry
 from conversations.models import Conversation, Turn
-from lmos_runtime.exceptions import AgentNotFound
+from core.errors import AgentNotFound
 from routing.learning import Observation, forget, learn_channel, select_examples
 from routing.models import RoutingDecision
 from routing.services import route_query

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lmos_runtime.exceptions import AgentNotFound
+from core.errors import AgentNotFound
 from routing.services import route_query
 from routing.strategies.llm import LlmUnavailable, parse_answer
 from tests.test_routing_vector import request_for, small_registry

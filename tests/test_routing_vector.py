@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
-from lmos_runtime.exceptions import AgentNotFound
+from core.errors import AgentNotFound
 from routing.base import RouteRequest
 from routing.services import decision_row, route_query
 

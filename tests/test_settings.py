@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from lmos_runtime import env
+from core import env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,9 +29,9 @@ from django.utils.decorators import sync_and_async_middleware
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from lmos_runtime.logging import redact
+from core.logging import redact
 
-log = logging.getLogger("lmos_runtime.health")
+log = logging.getLogger("core.health")
 
 DATABASE_TIMEOUT_SECONDS = 2
 REDIS_TIMEOUT_SECONDS = 1
@@ -165,7 +165,7 @@ def readiness(request: HttpRequest) -> JsonResponse:
 
 
 def _probe_views() -> dict[str, Callable[[HttpRequest], Any]]:
-    from lmos_runtime.metrics import metrics_view
+    from core.metrics import metrics_view
 
     return {
         "/health": readiness,

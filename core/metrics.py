@@ -157,7 +157,7 @@ class RegistryCollector(Collector):
     check with a short timeout, so a scrape never hangs on a dead database)."""
 
     def collect(self):  # type: ignore[override]
-        from lmos_runtime import health
+        from core import health
 
         database_up = health.database_status() == "ok"
         yield GaugeMetricFamily("lmos_database_up", "1 when the database answers.", value=int(database_up))

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connections
 from psycopg.pq import TransactionStatus
 
-from lmos_runtime.exceptions import Overloaded
+from core.errors import Overloaded
 
 T = TypeVar("T")
 
