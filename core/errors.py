@@ -46,6 +46,11 @@ class Forbidden(RuntimeApiError):
 class AgentNotFound(RuntimeApiError):
     status, error_code, default_message = 404, "AGENT_NOT_FOUND", "No agent found"
 
+    def __init__(self, message: str | None = None, *, decision: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        # The router's no-agent decision, when a router ran: stored with the failed turn.
+        self.decision = decision
+
 
 class NotFound(RuntimeApiError):
     status, error_code, default_message = 404, "NOT_FOUND", "Not found"

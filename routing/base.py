@@ -45,6 +45,10 @@ class Decision:
     fallback: bool = False
     # Set when the answer is a clarification question instead of an agent call.
     clarification: str | None = None
+    # How sure the router is that `agent` (or "no agent") is right, 0-1, calibrated.
+    confidence: float | None = None
+    # How relevant the query is to the channel's registry at all (the abstention score).
+    relevance: float | None = None
 
 
 class Strategy(Protocol):
