@@ -39,11 +39,13 @@ async def route_query(*, request: RouteRequest, router_type: str | None = None) 
         decision.latency_ms = (time.perf_counter() - started) * 1000
         return decision
 
+    def not_found(message: str, decision: Decision) -> AgentNotFound:
+        return AgentNotFound(message, decision=done(decision))
+
     if request.explicit_agent:
         if registry.agent(request.explicit_agent) is None:
-            raise AgentNotFound(
-                f"Agent {request.explicit_agent!r} is not installed for channel {registry.channel_id!r}"
-            )
+            message = f"Agent {request.explicit_agent!r} is not installed for channel {registry.channel_id!r}"
+            raise not_found(message, Decision(strategy="explicit", agent=None, reason=message))
         return done(
             Decision(
                 strategy="explicit",
@@ -54,7 +56,8 @@ async def route_query(*, request: RouteRequest, router_type: str | None = None) 
         )
     router_type = router_type or settings.ROUTER_TYPE
     if not registry.agents:
-        raise AgentNotFound(f"No agents are installed for channel {registry.channel_id!r}")
+        message = f"No agents are installed for channel {registry.channel_id!r}"
+        raise not_found(message, Decision(strategy=router_type, agent=None, reason=message))
 
     llm_down: str | None = None
     if len(registry.agents) == 1 and router_type != "explicit":
@@ -100,8 +103,8 @@ async def route_query(*, request: RouteRequest, router_type: str | None = None) 
             )
         )
     if llm_down is not None:
-        raise AgentNotFound(f"No agent could be chosen: the LLM router is unavailable ({llm_down})")
-    raise AgentNotFound(f"No agent fits the query in channel {registry.channel_id!r}: {decision.reason}")
+        raise not_found(f"No agent could be chosen: the LLM router is unavailable ({llm_down})", decision)
+    raise not_found(f"No agent fits the query in channel {registry.channel_id!r}: {decision.reason}", decision)
 
 
 def decision_fields(*, decision: Decision, registry=None) -> dict[str, Any]:
