@@ -1,8 +1,8 @@
 # LMOS Runtime image: web (daphne, the default command), Celery worker and beat, and
 # migrations all run from it. The Helm chart in helm/lmos-runtime sets the command per pod.
 #
-# Not built in this repository's CI (no Docker engine there); build it with
-#   docker build -t lmos-runtime:dev .
+# Build it with `docker build -t lmos-runtime:dev .` (the repository's tests do not build it;
+# see docs/operations.md, "The image").
 
 # --- build: install the pinned dependencies into a virtualenv -------------------------
 FROM python:3.11-slim AS build
