@@ -28,7 +28,7 @@ def _agents(channel: int, generation: int = 0) -> dict[str, str]:
 
 def _serve(conn) -> None:
     """The operator process: serve the registry; change 1% of it when told."""
-    from tests.test_registry_fakes import FakeOperator, routing_doc
+    from tests.support.registry_fakes import FakeOperator, routing_doc
 
     operator = FakeOperator()
     for channel in range(CHANNELS):

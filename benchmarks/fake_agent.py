@@ -17,7 +17,7 @@ def main() -> None:
     django.setup()
     import random
 
-    from agents.arc_server import ArcServer, CloseSocket, SendError, SendRaw, agent_result
+    from tests.support.arc_server import ArcServer, CloseSocket, SendError, SendRaw, agent_result
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)

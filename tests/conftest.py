@@ -30,9 +30,9 @@ def _fresh_registry_cache():
 @pytest.fixture
 async def arc_agent():
     """Start real Arc agents on 127.0.0.1 (random ports); stopped after the test."""
-    from agents.arc_server import ArcServer
     from agents.client import close_pool
-    from tests.agents import echo
+    from tests.support.agents import echo
+    from tests.support.arc_server import ArcServer
 
     servers = []
 

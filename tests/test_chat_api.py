@@ -13,8 +13,8 @@ from django.test import AsyncClient
 from agents.models import ApiKey, Channel, Tenant
 from conversations.models import Conversation, Turn
 from routing.models import RoutingDecision
-from tests import agents
 from tests.factories import make_registry
+from tests.support import agents
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

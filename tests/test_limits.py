@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from agents.arc_server import ArcServer
 from conversations.models import Turn
-from tests import agents
+from tests.support import agents
+from tests.support.arc_server import ArcServer
 from tests.test_chat_api import body, error_of, post, registry, url
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from agents.models import Agent, SyncRun
 from agents.scheduler import start_embedded_sync, stop_embedded_sync
-from tests.test_registry_fakes import Behaviour, FakeOperator, routing_doc
+from tests.support.registry_fakes import Behaviour, FakeOperator, routing_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 

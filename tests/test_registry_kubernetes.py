@@ -11,7 +11,7 @@ from agents.models import Agent, Capability
 from agents.services import registry_sync_targets, registry_sync_tenant
 from agents.sources import SourceError
 from agents.sources.kubernetes import KubernetesSource
-from tests.test_registry_fakes import Behaviour, FakeKubernetes, agent_doc, routing_doc
+from tests.support.registry_fakes import Behaviour, FakeKubernetes, agent_doc, routing_doc
 
 # The kubernetes client itself uses a urllib3 API that is deprecated.
 pytestmark = pytest.mark.filterwarnings("ignore:HTTPResponse.getheaders:DeprecationWarning")

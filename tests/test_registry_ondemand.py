@@ -14,7 +14,7 @@ from agents.selectors import registry_for_turn
 from agents.services import registry_note_traffic
 from core.errors import AgentNotFound, RegistryUnavailable
 from tests.factories import make_registry
-from tests.test_registry_fakes import Behaviour, FakeOperator, routing_doc
+from tests.support.registry_fakes import Behaviour, FakeOperator, routing_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ import pytest
 
 from agents.sources import SourceError
 from agents.sources.operator import OperatorSource
-from tests.test_registry_fakes import Behaviour, FakeOperator, routing_doc
+from tests.support.registry_fakes import Behaviour, FakeOperator, routing_doc
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from agents.selectors import channel_registry
 from agents.services import registry_note_traffic, registry_sync_targets, registry_sync_tenant
 from agents.sources.file import FileSource
 from agents.sources.operator import OperatorSource
-from tests.test_registry_fakes import Behaviour, FakeOperator, routing_doc
+from tests.support.registry_fakes import Behaviour, FakeOperator, routing_doc
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import agents
 from tests.conftest import start_daphne
+from tests.support import agents
 from tests.test_chat_api import registry
 
 ROOT = Path(__file__).resolve().parent.parent

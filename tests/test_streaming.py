@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from agents.models import ApiKey, Tenant
 from conversations.models import Turn
 from lmos_runtime.asgi import application
-from tests import agents
+from tests.support import agents
 from tests.test_chat_api import body, post, registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +70,7 @@ async def test_stream_errors_before_the_first_message_are_json_with_status(arc_a
 
 async def test_stream_error_after_a_message_is_an_error_event(arc_agent):
     async def then_fail(request, headers):
-        from agents.arc_server import SendError, agent_result
+        from tests.support.arc_server import SendError, agent_result
 
         yield agent_result("partial")
         yield SendError("agent broke")

@@ -4,7 +4,7 @@ import asyncio
 
 from django.core.management.base import BaseCommand
 
-from agents.demo import DEMO_AGENTS, start_demo_agents
+from demo.agents import DEMO_AGENTS, start_demo_agents
 
 
 class Command(BaseCommand):

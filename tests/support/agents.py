@@ -1,11 +1,11 @@
-"""Behaviours for the real Arc test agents (agents.arc_server.ArcServer) used by tests."""
+"""Behaviours for the Arc test agents (tests.support.arc_server.ArcServer)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from agents.arc_server import CloseSocket, SendError, SendRaw, agent_result
+from tests.support.arc_server import CloseSocket, SendError, SendRaw, agent_result
 
 
 def _query(request: dict[str, Any]) -> str:
@@ -65,6 +65,6 @@ def hang():
 
 def no_messages():
     async def behaviour(request, headers):
-        yield {"status": "ONLINE", "type": "ASSISTANT", "messages": [], "anonymizationEntities": []}
+        yield {"status": "ONLINE", "type": "MESSAGE", "messages": [], "anonymizationEntities": []}
 
     return behaviour

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agents.arc_server import ArcServer, agent_result
+from demo.arc_server import ArcServer, agent_result
 
 DEMO_AGENTS: dict[str, dict[str, Any]] = {
     "billing-agent": {

@@ -1,9 +1,10 @@
-"""A small Arc agent server (graphql-transport-ws), used by the demo agents and by tests.
+"""A small Arc agent server (GraphQL over WebSocket, graphql-transport-ws) for the demo agents.
 
-A behaviour is an async generator `behaviour(request, headers)` that yields what to send
-for one subscription: an AgentResult dict (sent as a `next` frame), `SendError(...)`
-(an `error` frame), `SendRaw(...)` (any text, e.g. garbage), or `CloseSocket()`. When it
-returns, the server sends `complete`. Several subscriptions on one socket run concurrently.
+A behaviour is an async generator `behaviour(variables, headers)` that yields the
+AgentResult dicts of one subscription, each sent as a `next` frame; when it returns, the
+server sends `complete`. Several subscriptions on one socket run concurrently, and a
+`complete` from the client cancels its subscription. The test server
+(tests/support/arc_server.py) extends this one with fault injection and counters.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -20,29 +20,16 @@ from websockets.exceptions import ConnectionClosed
 
 from agents.client import SUBPROTOCOL
 
-
-@dataclass
-class SendError:
-    message: str
-
-
-@dataclass
-class SendRaw:
-    text: str
-
-
-@dataclass
-class CloseSocket:
-    pass
-
-
 Behaviour = Callable[[dict[str, Any], dict[str, str]], AsyncIterator[Any]]
 
 
-def agent_result(*contents: str, anonymization_entities: list[dict] | None = None) -> dict[str, Any]:
+def agent_result(
+    *contents: str, type: str | None = "MESSAGE", anonymization_entities: list[dict] | None = None
+) -> dict[str, Any]:
+    """An Arc AgentResult with one assistant message per content."""
     return {
         "status": "ONLINE",
-        "type": "ASSISTANT",
+        "type": type,
         "responseTime": 0.0,
         "messages": [{"content": c, "format": "text", "role": "assistant"} for c in contents],
         "anonymizationEntities": anonymization_entities or [],
@@ -51,17 +38,12 @@ def agent_result(*contents: str, anonymization_entities: list[dict] | None = Non
     }
 
 
-@dataclass
 class ArcServer:
-    behaviour: Behaviour
-    host: str = "127.0.0.1"
-    port: int = 0
-    require_subprotocol: bool = True
-    # What the server saw, for tests: (headers, variables) per subscription.
-    received: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
-    connections: int = 0
-    cancelled: int = 0
-    _server: Server | None = None
+    def __init__(self, behaviour: Behaviour, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.behaviour = behaviour
+        self.host = host
+        self.port = port
+        self._server: Server | None = None
 
     @property
     def address(self) -> str:
@@ -69,12 +51,7 @@ class ArcServer:
 
     async def start(self) -> ArcServer:
         self._server = await serve(
-            self._handle,
-            self.host,
-            self.port,
-            subprotocols=[SUBPROTOCOL],
-            compression=None,
-            ping_interval=None,
+            self._handle, self.host, self.port, subprotocols=[SUBPROTOCOL], compression=None, ping_interval=None
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -84,10 +61,23 @@ class ArcServer:
             self._server.close()
             await self._server.wait_closed()
 
+    async def accepts(self, ws: ServerConnection) -> bool:
+        """Whether to serve this connection (a subclass may refuse it, after closing it)."""
+        return True
+
+    def on_subscribe(self, headers: dict[str, str], variables: dict[str, Any]) -> None:
+        """Called for every subscription (a hook for subclasses)."""
+
+    def on_cancel(self) -> None:
+        """Called when a subscription is cancelled (a hook for subclasses)."""
+
+    async def emit(self, ws: ServerConnection, send: Callable, sub_id: str, item: Any) -> bool:
+        """Send one item a behaviour yielded; False ends the subscription without `complete`."""
+        await send({"type": "next", "id": sub_id, "payload": {"data": {"agent": item}}})
+        return True
+
     async def _handle(self, ws: ServerConnection) -> None:
-        self.connections += 1
-        if self.require_subprotocol and ws.subprotocol != SUBPROTOCOL:
-            await ws.close(4406, "Subprotocol not acceptable")
+        if not await self.accepts(ws):
             return
         headers = {k.lower(): v for k, v in ws.request.headers.raw_items()}
         tasks: dict[str, asyncio.Task] = {}
@@ -100,19 +90,11 @@ class ArcServer:
         async def run(sub_id: str, variables: dict[str, Any]) -> None:
             try:
                 async for item in self.behaviour(variables, headers):
-                    if isinstance(item, SendError):
-                        await send({"type": "error", "id": sub_id, "payload": [{"message": item.message}]})
+                    if not await self.emit(ws, send, sub_id, item):
                         return
-                    if isinstance(item, SendRaw):
-                        await send(item.text)
-                        continue
-                    if isinstance(item, CloseSocket):
-                        await ws.close()
-                        return
-                    await send({"type": "next", "id": sub_id, "payload": {"data": {"agent": item}}})
                 await send({"type": "complete", "id": sub_id})
             except asyncio.CancelledError:
-                self.cancelled += 1
+                self.on_cancel()
                 raise
             except ConnectionClosed:
                 pass
@@ -134,7 +116,7 @@ class ArcServer:
                 elif kind == "subscribe":
                     sub_id = frame["id"]
                     variables = (frame.get("payload") or {}).get("variables") or {}
-                    self.received.append((headers, variables))
+                    self.on_subscribe(headers, variables)
                     tasks[sub_id] = asyncio.create_task(run(sub_id, variables))
                 elif kind == "complete":
                     task = tasks.pop(frame.get("id"), None)
