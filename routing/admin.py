@@ -43,7 +43,7 @@ def route_for_admin(*, channel: Channel, query: str, router: str | None, current
     from agents.selectors import channel_registry
     from routing.base import RouteRequest
     from routing.services import route_query
-    from routing.strategies.vector import rank
+    from routing.vector import rank
 
     registry = channel_registry(tenant=channel.tenant, channel_id=channel.channel_id, subset=channel.subset)
     if registry is None or not registry.agents:

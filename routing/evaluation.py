@@ -103,7 +103,7 @@ def metrics(gold: list[str], predicted: list[str], latencies_ms: list[float]) ->
 async def evaluate(rows: list[Row], registry: ChannelRegistry, *, router: str = "vector") -> dict:
     """Route every row (one at a time, as turns arrive) and report the metrics."""
     from routing.strategies.llm import LlmUnavailable
-    from routing.strategies.vector import channel_index
+    from routing.vector import channel_index
 
     strategy = get_strategy(router)
     if router in ("vector", "hybrid"):

@@ -13,7 +13,7 @@ Generic rules on the vector scores, no word lists:
 from __future__ import annotations
 
 from routing.base import Candidate, Decision, RouteRequest
-from routing.strategies.vector import rank
+from routing.vector import rank
 
 SHORT_WORDS = 6
 SWITCH_LEAD = 0.15

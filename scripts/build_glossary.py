@@ -1,4 +1,4 @@
-"""Build the router's German-English glossary (routing/glossary.py) from FreeDict's
+"""Build the router's German-English glossary (routing/vector/_glossary.py) from FreeDict's
 German-English dictionary in dictd format (Debian package dict-freedict-deu-eng: the Ding
 dictionary, GPL) and simplemma's German word forms (so that "möchte" finds "mögen").
 

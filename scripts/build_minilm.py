@@ -162,9 +162,9 @@ def convert(source: Path, block: int = BLOCK):
 
 
 def _vectors(model: str, sentences: list[str]) -> np.ndarray:
-    """Sentence vectors as the router computes them (routing/embeddings.py)."""
+    """Sentence vectors as the router computes them (routing/vector/_embeddings.py)."""
     sys.path.insert(0, str(ROOT))
-    from routing.embeddings import MiniLMEncoder
+    from routing.vector._embeddings import MiniLMEncoder
 
     return MiniLMEncoder(model).encode(sentences)
 

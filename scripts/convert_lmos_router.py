@@ -48,7 +48,7 @@ def medoids(texts: list[str], k: int) -> list[str]:
     if len(texts) <= k:
         return list(texts)
     sys.path.insert(0, str(ROOT))
-    from routing.embeddings import MiniLMEncoder
+    from routing.vector._embeddings import MiniLMEncoder
 
     if not hasattr(medoids, "encoder"):
         medoids.encoder = MiniLMEncoder()  # type: ignore[attr-defined]

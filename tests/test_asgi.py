@@ -28,7 +28,7 @@ def test_request_started_has_no_sync_receivers_left_in_the_web_process():
 
 def test_blas_threads_are_limited_before_the_preload_thread_starts():
     # threadpoolctl's library walk deadlocks against a thread loading an extension module
-    # (routing/embeddings.py, limit_blas_threads): it must run before the preload thread
+    # (routing/vector/_embeddings.py, limit_blas_threads): it must run before the preload thread
     # exists, not in it while the main thread goes on importing.
     probe = (
         "import threading\n"
@@ -37,7 +37,7 @@ def test_blas_threads_are_limited_before_the_preload_thread_starts():
         "def spy(self):\n"
         "    if self.name != 'router-preload':\n"
         "        return start(self)\n"
-        "    from routing import embeddings\n"
+        "    from routing.vector import _embeddings as embeddings\n"
         "    seen.append(embeddings._blas_limited.is_set())  # and no model loaded here\n"
         "threading.Thread.start = spy\n"
         "import lmos_runtime.asgi\n"

@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routing.embeddings import get_embedder
-from routing.glossary import Glossary
-from routing.index import build_index
-from routing.strategies.vector import Gate, rankings
+from routing.vector import Gate, build_index, get_embedder, rankings
+from routing.vector._glossary import Glossary
 from tests.test_routing_tokens import registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -161,7 +159,7 @@ def test_wissen_is_glossed_like_a_modal_verb(glossary):
 def test_threads_glossing_at_once_with_a_tiny_cache_agree(glossary_file, embedder, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from routing import glossary as glossary_module
+    from routing.vector import _glossary as glossary_module
 
     # Words are evicted while other threads read them: no deadlock, the same glosses.
     monkeypatch.setattr(glossary_module, "CACHE_WORDS", 2)
@@ -266,7 +264,7 @@ def test_the_german_original_is_read_for_its_sentence_vector_only(glossary_file,
     assert glossed.gloss in with_tokens and english in with_tokens
     assert glossed.best == "account-agent" and plain.best == "account-agent"
     # The claim itself: with MiniLM silent on the original, its USE tokens change nothing.
-    from routing.strategies.vector import _no_tokens
+    from routing.vector._router import _no_tokens
 
     matrix, tokens = encode_with_tokens([german], defer=True)
     assert encode([german]) == pytest.approx(matrix, abs=1e-5)
@@ -278,7 +276,7 @@ def test_the_german_original_is_read_for_its_sentence_vector_only(glossary_file,
 
 
 def test_a_damaged_glossary_file_is_ignored_not_fatal(tmp_path, embedder, settings, caplog):
-    from routing.glossary import get_glossary
+    from routing.vector._glossary import get_glossary
 
     (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
     damaged = tmp_path / "damaged.sqlite"

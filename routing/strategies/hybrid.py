@@ -9,7 +9,7 @@ from django.conf import settings
 
 from routing.base import Decision, RouteRequest
 from routing.strategies.llm import LlmUnavailable, ask
-from routing.strategies.vector import Gate, candidates, rank
+from routing.vector import Gate, candidates, rank
 
 # Below this lead a vector decision is a near tie worth a second opinion.
 UNSURE_LEAD = 0.03

