@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from conversations.models import Conversation, Turn
 
@@ -11,6 +12,25 @@ from conversations.models import Conversation, Turn
 def _pretty(value) -> str:
     return format_html(
         "<pre style='white-space:pre-wrap;margin:0'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
+    )
+
+
+def decision_links(turn: Turn) -> str:
+    """Links to the turn's routing decisions (one per attempt; a turn that found no agent
+    has one too)."""
+    decisions = list(turn.routing_decisions.all())
+    if not decisions:
+        return "—"
+    return format_html_join(
+        ", ",
+        "<a href='{}'>{}</a>",
+        (
+            (
+                reverse("admin:routing_routingdecision_change", args=[d.pk]),
+                f"{d.strategy} → {d.chosen_agent or 'no agent'}",
+            )
+            for d in decisions
+        ),
     )
 
 
@@ -23,6 +43,7 @@ class TurnInline(admin.TabularInline):
         "status",
         "agent_name",
         "routing_strategy",
+        "routing_decision",
         "user_query",
         "answer_text",
         "error_code",
@@ -34,6 +55,13 @@ class TurnInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("routing_decisions")
+
+    @admin.display(description="routing decision")
+    def routing_decision(self, turn: Turn) -> str:
+        return decision_links(turn)
 
     @admin.display(description="query")
     def user_query(self, turn: Turn) -> str:
@@ -101,6 +129,7 @@ class TurnAdmin(admin.ModelAdmin):
         "status",
         "agent_name",
         "routing_strategy",
+        "routing_decision",
         "error_code",
         "error_message",
         "latency_ms",
@@ -115,6 +144,10 @@ class TurnAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description="routing decision")
+    def routing_decision(self, turn: Turn) -> str:
+        return decision_links(turn)
 
     @admin.display(description="messages")
     def messages_pretty(self, turn: Turn) -> str:

@@ -78,10 +78,10 @@ WITH turn AS (
 ), decision AS (
     INSERT INTO routing_routingdecision
         (tenant_id, turn_id, conversation_id, channel_id, subset, strategy, chosen_agent, candidates, reason,
-         fallback, latency_ms, registry_version, created_at)
+         fallback, latency_ms, confidence, relevance, registry_version, created_at)
     SELECT %(tenant_pk)s, turn.id, %(conversation)s, %(channel)s, %(subset)s, %(strategy)s, %(chosen)s,
            %(candidates)s, %(reason)s, %(fallback)s::boolean, %(decision_ms)s::float8,
-           %(registry_version)s::bigint, now()
+           %(confidence)s::float8, %(relevance)s::float8, %(registry_version)s::bigint, now()
     FROM turn WHERE %(has_decision)s
 ), conversation AS (
     UPDATE conversations_conversation SET current_agent = %(current_agent)s, updated_at = now()
@@ -195,6 +195,8 @@ async def turn_finish(
         "reason": decision.get("reason", ""),
         "fallback": decision.get("fallback", False),
         "decision_ms": decision.get("latency_ms", 0.0),
+        "confidence": decision.get("confidence"),
+        "relevance": decision.get("relevance"),
         "registry_version": decision.get("registry_version"),
     }
 

@@ -97,6 +97,7 @@ class TurnOutcome:
     turn_id: str
     replayed: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)  # every agent message
+    confidence: float | None = None  # the routing decision's (not kept for a replay)
 
 
 @dataclass
@@ -505,7 +506,12 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
         if decision.clarification is not None:
             answer = {"content": decision.clarification, "anonymizationEntities": None}
             outcome = TurnOutcome(
-                answer=answer, agent="", strategy=decision.strategy, turn_id=turn_in.turn_id, messages=[answer]
+                answer=answer,
+                agent="",
+                strategy=decision.strategy,
+                turn_id=turn_in.turn_id,
+                messages=[answer],
+                confidence=decision.confidence,
             )
             yield TurnEvent("message", message=answer)
         else:
@@ -527,7 +533,12 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
             if answer is None:
                 raise errors.AgentClientError(f"Agent {agent.name!r} completed without any message", kind="empty")
             outcome = TurnOutcome(
-                answer=answer, agent=agent.name, strategy=decision.strategy, turn_id=turn_in.turn_id, messages=messages
+                answer=answer,
+                agent=agent.name,
+                strategy=decision.strategy,
+                turn_id=turn_in.turn_id,
+                messages=messages,
+                confidence=decision.confidence,
             )
         await _finish(
             claim=claim,

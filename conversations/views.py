@@ -27,6 +27,8 @@ async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: st
     response = JsonResponse(outcome.answer)
     response["x-agent-name"] = outcome.agent
     response["x-routing-strategy"] = outcome.strategy
+    if outcome.confidence is not None:
+        response["x-routing-confidence"] = f"{outcome.confidence:.3f}"
     response["x-turn-id"] = outcome.turn_id
     return response
 

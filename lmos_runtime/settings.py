@@ -243,7 +243,7 @@ if CORS_ENABLED:
         CORS_ALLOWED_ORIGINS = _cors_origins
     CORS_URLS_REGEX = r"^/(lmos/runtime/)?apis/.*$"
     CORS_ALLOW_HEADERS = ["content-type", "authorization", "x-turn-id", "x-subset", "traceparent"]
-    CORS_EXPOSE_HEADERS = ["x-agent-name", "x-routing-strategy", "x-turn-id"]
+    CORS_EXPOSE_HEADERS = ["x-agent-name", "x-routing-strategy", "x-routing-confidence", "x-turn-id"]
 else:
     CORS_URLS_REGEX = r"^$(?!x)x"  # matches nothing: CORS headers are off
 

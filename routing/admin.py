@@ -3,6 +3,7 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -63,6 +64,25 @@ def route_for_admin(*, channel: Channel, query: str, router: str | None, current
     return decision, error, ranking.scores
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """Decisions that chose an agent, and the ones where the router found none (the turn
+    was turned away, or answered by the channel's fallback agent or a clarification)."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [("agent", "an agent"), ("none", "no agent")]
+
+    def queryset(self, request, queryset):
+        no_agent = Q(chosen_agent="") | Q(strategy="fallback")
+        if self.value() == "agent":
+            return queryset.exclude(no_agent)
+        if self.value() == "none":
+            return queryset.filter(no_agent)
+        return queryset
+
+
 @admin.register(RoutingDecision)
 class RoutingDecisionAdmin(admin.ModelAdmin):
     change_list_template = "admin/routing/routingdecision/change_list.html"
@@ -72,12 +92,14 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "channel_id",
         "conversation_id",
         "strategy",
-        "chosen_agent",
+        "chosen_agent_or_none",
         "top_score",
+        "confidence",
         "fallback",
         "latency_ms",
     )
     list_filter = (
+        OutcomeFilter,
         "strategy",
         "tenant",
         "channel_id",
@@ -98,6 +120,8 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
         "chosen_agent",
         "reason",
         "fallback",
+        "confidence",
+        "relevance",
         "latency_ms",
         "registry_version",
         "created_at",
@@ -147,6 +171,10 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="chosen agent", ordering="chosen_agent")
+    def chosen_agent_or_none(self, decision: RoutingDecision) -> str:
+        return decision.chosen_agent or "— no agent —"
 
     @admin.display(description="top score")
     def top_score(self, decision: RoutingDecision) -> str:

@@ -23,6 +23,10 @@ class RoutingDecision(models.Model):
     reason = models.TextField(blank=True)
     fallback = models.BooleanField(default=False, help_text="A fallback path decided (LLM down, fallback agent)")
     latency_ms = models.FloatField(default=0.0)
+    # How sure the router was (0-1; routing/services.py says what each strategy reports)
+    # and how relevant the query was to the channel's agents at all (vector router).
+    confidence = models.FloatField(null=True, blank=True)
+    relevance = models.FloatField(null=True, blank=True)
     registry_version = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

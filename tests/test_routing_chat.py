@@ -1,0 +1,111 @@
+"""Routing seen through the chat API with real Arc agents on loopback: the confidence
+header and the stored decision, follow-ups decided with the agent's last message, and
+the decisions in the admin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+
+from agents.models import Agent, Capability, Channel, Tenant
+from conversations.models import Turn
+from routing.models import RoutingDecision
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/lmos/runtime/apis/v1/acme/chat/{conversation}/message"
+
+
+def body(*messages: tuple[str, str], explicit: str = "") -> dict:
+    data = {
+        "inputContext": {"messages": [{"role": role, "format": "text", "content": text} for role, text in messages]},
+        "systemContext": {"channelId": "web"},
+        "userContext": {"userId": "user456"},
+    }
+    if explicit:
+        data["inputContext"]["explicitAgent"] = explicit
+    return data
+
+
+async def post(data: dict, *, conversation: str = "conv-1", turn: str = "turn-1"):
+    return await AsyncClient().post(
+        URL.format(conversation=conversation),
+        json.dumps(data),
+        content_type="application/json",
+        headers={"x-turn-id": turn, "x-subset": "stable"},
+    )
+
+
+def _make_channel(agents: dict[str, tuple[str, str, list[tuple[str, str]]]]) -> Tenant:
+    """A tenant whose web channel has `agents`: name -> (address, description, [(capability, description)])."""
+    tenant, _ = Tenant.objects.get_or_create(tenant_id="acme")
+    channel = Channel.objects.create(tenant=tenant, channel_id="web", subset="stable", version="1.0.0")
+    for name, (address, description, capabilities) in agents.items():
+        agent = Agent.objects.create(
+            tenant=tenant, channel=channel, name=name, description=description, address=address, subset="stable"
+        )
+        for cap, cap_description in capabilities:
+            Capability.objects.create(agent=agent, name=cap, description=cap_description, host=address)
+    tenant.bump_registry_version()
+    return tenant
+
+
+async def channel(agents) -> Tenant:
+    return await sync_to_async(_make_channel)(agents)
+
+
+async def test_explicit_agent_answer_carries_full_confidence_header_and_row(arc_agent):
+    agent = await arc_agent()
+    tenant = await channel(
+        {
+            "billing-agent": (agent.address, "Bills and invoices", [("view-bill", "Shows the bill")]),
+            "order-agent": (agent.address, "Orders", [("track-order", "Tracks an order")]),
+        }
+    )
+    response = await post(body(("user", "hello"), explicit="order-agent"))
+    assert response.status_code == 200, response.content
+    assert response["x-agent-name"] == "order-agent"
+    assert response["x-routing-confidence"] == "1.000"
+    decision = await RoutingDecision.objects.aget(tenant=tenant)
+    assert decision.confidence == 1.0
+
+
+# --- decisions in the admin ---------------------------------------------------------------
+
+
+async def test_admin_turn_links_to_its_decision_and_list_filters_no_agent(arc_agent, admin_client):
+    agent = await arc_agent()
+    tenant = await channel(
+        {
+            "billing-agent": (agent.address, "Bills and invoices", [("view-bill", "Shows the bill")]),
+            "order-agent": (agent.address, "Orders", [("track-order", "Tracks an order")]),
+        }
+    )
+    assert (await post(body(("user", "hello"), explicit="order-agent"))).status_code == 200
+    routed = await RoutingDecision.objects.aget(tenant=tenant)
+    turn = await Turn.objects.aget(turn_id="turn-1")
+    # A no-agent decision as the turn store writes it for a turn that was turned away.
+    await RoutingDecision.objects.acreate(
+        tenant=tenant,
+        channel_id="web",
+        strategy="vector",
+        chosen_agent="",
+        candidates=[{"agent": "billing-agent", "score": 0.1}],
+        reason="relevance below the threshold",
+        confidence=0.7,
+    )
+
+    page = await sync_to_async(admin_client.get)(f"/admin/conversations/turn/{turn.pk}/change/")
+    assert page.status_code == 200
+    assert f"/admin/routing/routingdecision/{routed.pk}/change/" in page.content.decode()
+
+    async def listed(outcome: str) -> set[str]:
+        page = await sync_to_async(admin_client.get)(f"/admin/routing/routingdecision/?outcome={outcome}")
+        assert page.status_code == 200
+        return {d.chosen_agent for d in page.context["cl"].result_list}
+
+    assert await listed("none") == {""}
+    assert await listed("agent") == {"order-agent"}
