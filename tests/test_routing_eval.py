@@ -1,4 +1,5 @@
-"""route_eval on a tiny CSV with known results (no database), and the admin's test page."""
+"""route_eval on a tiny CSV and a tiny suite with known results (no database), the metric
+functions on hand-made inputs, the suite loader, and the admin's test page."""
 
 from __future__ import annotations
 
@@ -12,7 +13,21 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from routing.evaluation import metrics
+from benchmarks.suites import DATA, load_suite, load_suites, read_german, split_repeats
+from routing.evaluation import (
+    Outcome,
+    Row,
+    abstention_precision,
+    abstention_recall,
+    accuracy,
+    auroc,
+    coverage_accuracy,
+    in_scope_accuracy,
+    macro_f1,
+    metrics,
+    report,
+    shown,
+)
 
 REGISTRY = {
     "channelRoutings": [
@@ -93,6 +108,9 @@ def test_route_eval_json_reports_known_results_without_touching_the_database(fil
     assert report["per_agent"] == {"account-agent": 0.6667, "billing-agent": 1.0}
     assert report["confusions"] == [{"expected": "account-agent", "predicted": "billing-agent", "count": 1}]
     assert 0 < report["macro_f1"] < 1
+    assert report["in_scope_accuracy"] == 0.75
+    assert report["no_agent_rows"] == 1 and report["coverage"] == 0.8
+    assert {"auroc", "coverage_accuracy"} <= set(report)
     assert report["p50_ms"] > 0 and report["p95_ms"] >= report["p50_ms"]
 
 
@@ -136,8 +154,146 @@ def test_route_eval_unknown_channel_is_a_clear_error(files):
 def test_metrics_without_empty_labels_have_null_abstention_figures():
     report = metrics(["a", "b", "b"], ["a", "b", ""], [1.0, 2.0, 3.0])
     assert report["abstention_precision"] is None and report["abstention_recall"] is None
+    assert report["in_scope_accuracy"] is None
     assert report["accuracy"] == 0.6667
     assert report["per_agent"] == {"a": 1.0, "b": 0.5}
+
+
+def test_macro_f1_averages_the_agents_f1_and_leaves_no_agent_out():
+    # a: tp 2, fp 0, fn 1 -> 0.8; b: tp 1, fp 1, fn 0 -> 0.6667; "" is not a class.
+    outcomes = [Outcome("a", "a"), Outcome("a", "a"), Outcome("a", "b"), Outcome("b", "b"), Outcome("", "")]
+    assert macro_f1(outcomes) == pytest.approx((0.8 + 2 / 3) / 2)
+    assert accuracy(outcomes) == 0.8
+    assert macro_f1([Outcome("", "")]) is None
+
+
+def test_abstention_and_in_scope_figures():
+    outcomes = [Outcome("a", "a"), Outcome("a", ""), Outcome("", ""), Outcome("", "b"), Outcome("", "")]
+    assert in_scope_accuracy(outcomes) == 0.5
+    assert abstention_precision(outcomes) == pytest.approx(2 / 3)
+    assert abstention_recall(outcomes) == pytest.approx(2 / 3)
+    # No abstention at all: precision 0, not undefined.
+    assert abstention_precision([Outcome("", "a"), Outcome("a", "a")]) == 0.0
+
+
+def test_auroc_counts_pairs_ordered_by_relevance_ties_half():
+    routed = [Outcome("a", "a", relevance=r) for r in (0.9, 0.8, 0.4)]
+    no_agent = [Outcome("", "", relevance=r) for r in (0.5, 0.1)]
+    # (0.9, 0.8 above both) + (0.4 above 0.1 only) = 5 of 6 pairs.
+    assert auroc(routed + no_agent) == pytest.approx(5 / 6)
+    assert auroc([Outcome("a", "a", relevance=0.5), Outcome("", "", relevance=0.5)]) == 0.5
+    assert auroc([Outcome("a", "a", relevance=0.1), Outcome("", "", relevance=0.9)]) == 0.0
+    assert auroc(routed) is None  # no no-agent rows
+    assert auroc([*routed, Outcome("", "")]) is None  # a decision without relevance
+
+
+def test_coverage_accuracy_keeps_the_most_confident_rows():
+    outcomes = [
+        Outcome("a", "a", relevance=0.1, confidence=0.9),
+        Outcome("a", "b", relevance=0.9, confidence=0.2),  # least confident: dropped
+        Outcome("b", "b", relevance=0.2, confidence=0.8),
+        Outcome("b", "a", relevance=0.3, confidence=0.7),
+        Outcome("", "", relevance=0.8, confidence=0.6),
+    ]
+    assert coverage_accuracy(outcomes) == 0.75  # 4 of 5 rows kept, 3 right
+    assert coverage_accuracy(outcomes, coverage=0.4) == 1.0
+    # Without confidence, relevance orders the rows: the 0.1 row is dropped.
+    by_relevance = [o._replace(confidence=None) for o in outcomes]
+    assert coverage_accuracy(by_relevance) == 0.5
+    assert coverage_accuracy([Outcome("a", "a"), Outcome("a", "b")]) is None
+
+
+def test_metrics_without_scores_say_n_a_not_crash():
+    result = report([Outcome("a", "a"), Outcome("", "")], [1.0, 2.0])
+    assert result["auroc"] is None and result["coverage_accuracy"] is None
+    assert shown(result["auroc"]) == "n/a" and shown(result["accuracy"]) == "1.000"
+
+
+SUITE_REGISTRY = yaml.safe_dump(
+    {
+        "channelRoutings": [
+            {**REGISTRY["channelRoutings"][0], "metadata": {"labels": {"tenant": "clinc", "channel": "web"}}}
+        ]
+    }
+)
+
+
+def _tiny_clinc(root: Path) -> Path:
+    """A made-up suite in CLINC150's layout: two registries, dev.csv (fitting) and test.csv."""
+    base = root / "clinc150"
+    base.mkdir(parents=True)
+    (base / "registry-desc.yaml").write_text(SUITE_REGISTRY)
+    (base / "registry-5ex.yaml").write_text(SUITE_REGISTRY)
+    (base / "dev.csv").write_text("text,agent,intent\nI forgot my password,account-agent,x\nmy bill,billing-agent,y\n")
+    (base / "test.csv").write_text(
+        "text,agent,intent\n"
+        "my invoice is wrong,billing-agent,y\n"
+        "  i FORGOT my password ,account-agent,x\n"  # repeats a dev.csv row
+        "what's the weather in Berlin tomorrow,,\n"
+    )
+    return root
+
+
+def test_loader_skips_an_absent_suite_with_a_message(tmp_path):
+    messages = []
+    assert load_suites(["clinc150", "german"], tmp_path, say=messages.append) == []
+    assert len(messages) == 2
+    assert "clinc150" in messages[0] and str(tmp_path / "clinc150") in messages[0]
+    assert "LMOS_BENCHMARKS_DIR" in messages[0]
+    assert "german" in messages[1] and "lmos-router" in messages[1]
+
+
+def test_loader_reads_a_suite_and_keeps_test_rows_repeating_a_fitting_row_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMOS_BENCHMARKS_DIR", str(_tiny_clinc(tmp_path)))
+    suite = load_suite("clinc150")
+    assert [r.text for r in suite.fit] == ["I forgot my password", "my bill"]
+    assert [r.text for r in suite.test] == ["my invoice is wrong", "what's the weather in Berlin tomorrow"]
+    assert suite.repeats == [Row("i FORGOT my password", "account-agent")]
+    assert set(suite.registry_files) == {"descriptions", "5-examples"}
+    assert {a.name for a in suite.registry("descriptions").agents} == {"billing-agent", "account-agent"}
+
+
+def test_split_repeats_is_case_insensitive_and_trimmed():
+    fresh, repeats = split_repeats([Row("Hello There", "a")], [Row(" hello there  ", "a"), Row("hello", "a")])
+    assert repeats == [Row(" hello there  ", "a")] and fresh == [Row("hello", "a")]
+
+
+def test_route_eval_runs_a_tiny_suite_with_repeats_reported_apart(tmp_path):
+    out = StringIO()
+    call_command("route_eval", "--suite", "clinc150", "--suites", str(_tiny_clinc(tmp_path)), "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["suite"] == "clinc150" and set(result["variants"]) == {"descriptions", "5-examples"}
+    for variant in result["variants"].values():
+        assert variant["test"]["rows"] == 2 and variant["repeats"]["rows"] == 1
+        assert variant["test"]["accuracy"] == 1.0  # the invoice to billing, the weather to nobody
+        assert variant["test"]["abstention_recall"] == 1.0
+        assert variant["repeats"]["accuracy"] == 1.0
+    text = StringIO()
+    call_command(
+        "route_eval", "--suite", "clinc150", "--suites", str(tmp_path), "--variant", "descriptions", stdout=text
+    )
+    assert "clinc150 descriptions, test split" in text.getvalue()
+    assert "test rows repeating a fitting row" in text.getvalue()
+
+
+def test_route_eval_absent_suite_is_a_clear_error(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="banking77"):
+        call_command("route_eval", "--suite", "banking77", "--suites", str(tmp_path))
+
+
+def test_german_sets_load_from_csv_with_their_english_originals():
+    fit_de, fit_en = read_german(DATA / "german-fit.csv"), read_german(DATA / "german-fit.csv", english=True)
+    assert len(fit_de) == len(fit_en) == 352
+    assert [r.agent for r in fit_de] == [r.agent for r in fit_en]
+    test_de = read_german(DATA / "german-test.csv")
+    assert len(read_german(DATA / "german-test.csv", sets=["test"])) == 220
+    assert len(read_german(DATA / "german-test.csv", sets=["parallel"])) == 66
+    off_topic = read_german(DATA / "german-test.csv", sets=["off-topic"])
+    assert len(off_topic) == 20 and all(r.agent == "" for r in off_topic)
+    assert len(read_german(DATA / "german-test.csv", sets=["off-topic"], english=True)) == 16
+    assert all(r.text for r in test_de)
 
 
 @pytest.mark.django_db
