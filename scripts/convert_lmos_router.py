@@ -16,6 +16,7 @@ the same files).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", default="lmos")
     parser.add_argument("--channel", default="web")
     args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")  # the encoder reads its settings
+    import django
+
+    django.setup()
     paths = convert_lmos_router(args.source, args.out, tenant=args.tenant, channel=args.channel, all_train=True)
     for name, path in paths.items():
         print(f"{name}: {path}")
