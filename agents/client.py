@@ -23,6 +23,7 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from core import metrics
 from core.errors import AgentClientError, AgentTimeout
 
 log = logging.getLogger("agents.client")
@@ -279,7 +280,8 @@ class CircuitBreaker:
             self.probing.discard(url)
         if ok:
             self.failures.pop(url, None)
-            self.open_until.pop(url, None)
+            if self.open_until.pop(url, None) is not None:
+                metrics.circuit_changed(url, is_open=False)
             return
         if kind not in self.TRIPPING:
             return
@@ -287,6 +289,7 @@ class CircuitBreaker:
         self.failures[url] = count
         if probe or count >= settings.AGENT_CIRCUIT_FAILURES:
             self.open_until[url] = time.monotonic() + settings.AGENT_CIRCUIT_COOLDOWN
+            metrics.circuit_changed(url, is_open=True)
             if count == settings.AGENT_CIRCUIT_FAILURES:
                 log.warning("circuit opened for agent %s after %d failures", url, count)
 

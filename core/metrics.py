@@ -7,6 +7,7 @@ one place:
 - `turn_observed(...)` once per finished chat turn (HTTP, SSE or WebSocket), success or error;
 - `routing_observed(...)` once per routing decision;
 - `agent_error(kind=...)` once per failed agent call;
+- `circuit_changed(address, is_open=...)` when an agent's circuit breaker opens or closes;
 - `sync_observed(...)` once per registry sync of one tenant;
 - `with turn_in_flight():` around the turn, for the in-flight gauge.
 
@@ -56,6 +57,7 @@ _LABEL_LIMITS = {
     "outcome": 20,
     "kind": 30,
     "source": 10,
+    "address": 1000,
 }
 _seen: dict[str, set[str]] = {name: set() for name in _LABEL_LIMITS}
 _seen_lock = threading.Lock()
@@ -90,6 +92,11 @@ AGENT_ERRORS = Counter(
     "lmos_agent_errors",
     "Failed agent calls by kind (unreachable, timeout, protocol, closed, empty, error, ...).",
     ["kind"],
+)
+AGENT_CIRCUIT_OPEN = Gauge(
+    "lmos_agent_circuit_open",
+    "1 while calls to this agent address fail fast (circuit open or waiting for its probe), else 0.",
+    ["address"],
 )
 SYNC_RUNS = Counter("lmos_registry_syncs", "Registry syncs of one tenant, by source and status.", ["source", "status"])
 SYNC_SECONDS = Histogram(
@@ -134,6 +141,11 @@ def routing_observed(*, strategy: str, seconds: float, outcome: str = "agent") -
 def agent_error(*, kind: str) -> None:
     """One failed agent call; `kind` is AgentClientError.kind, or "timeout" for AgentTimeout."""
     AGENT_ERRORS.labels(bounded("kind", kind)).inc()
+
+
+def circuit_changed(address: str, *, is_open: bool) -> None:
+    """The circuit breaker of the agent at `address` opened (True) or closed again (False)."""
+    AGENT_CIRCUIT_OPEN.labels(bounded("address", address)).set(int(is_open))
 
 
 def sync_observed(*, source: str, status: str, seconds: float) -> None:
@@ -183,6 +195,35 @@ class RegistryCollector(Collector):
             yield GaugeMetricFamily(
                 "lmos_registry_last_sync_ok", "1 when the latest registry sync succeeded.", value=int(last["ok"])
             )
+        yield from _tenant_sync_ages()
+
+
+def _tenant_sync_ages() -> list[GaugeMetricFamily]:
+    from django.db import DatabaseError
+    from django.db.models import Max
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from agents.models import SyncRun
+
+    family = GaugeMetricFamily(
+        "lmos_registry_tenant_sync_age_seconds",
+        "Seconds since the tenant's latest successful registry sync.",
+        labels=["tenant"],
+    )
+    now = timezone.now()
+    rows = (
+        SyncRun.objects.filter(status=SyncRun.Status.OK, tenant__isnull=False)
+        .values("tenant__tenant_id")
+        .annotate(last=Max(Coalesce("finished_at", "started_at")))
+        .order_by("tenant__tenant_id")[: _LABEL_LIMITS["tenant"]]
+    )
+    try:
+        for row in rows:
+            family.add_metric([row["tenant__tenant_id"]], round(max((now - row["last"]).total_seconds(), 0.0), 1))
+    except DatabaseError:
+        return []
+    return [family]
 
 
 _SCRAPE_REGISTRY = CollectorRegistry(auto_describe=False)

@@ -177,6 +177,8 @@ AGENT_POOL_STREAMS = env_int("AGENT_POOL_STREAMS", 100, minimum=1)
 # Circuit breaker per agent: fail fast after this many consecutive transport failures.
 AGENT_CIRCUIT_FAILURES = env_int("AGENT_CIRCUIT_FAILURES", 5, minimum=1)
 AGENT_CIRCUIT_COOLDOWN = env_float("AGENT_CIRCUIT_COOLDOWN", 10.0, minimum=0.0)
+# The Celery worker serves its own /metrics on this port (unset: none).
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", None, minimum=1)
 
 # --- Routing --------------------------------------------------------------------------
 ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ["vector", "llm", "hybrid", "explicit"])

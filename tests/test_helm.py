@@ -17,6 +17,7 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+from cloudcoil.models.prometheus_operator.v1 import ServiceMonitor
 
 from tests.conftest import settings_env_vars
 
@@ -83,7 +84,7 @@ def release_config(documents) -> dict[str, str]:
 
 
 def test_every_scenario_is_present():
-    assert set(SCENARIOS) == {"defaults", "existing-secret", "kubernetes-source", "autoscaling"}
+    assert set(SCENARIOS) == {"defaults", "existing-secret", "kubernetes-source", "autoscaling", "observability"}
 
 
 def test_settings_list_is_read_from_settings_py():
@@ -106,7 +107,17 @@ def test_every_rendered_document_is_valid_kubernetes(scenario):
     documents = rendered(scenario)
     assert documents
     for document in documents:
-        kubernetes_validate.validate(document, KUBE_VERSION, strict=True)
+        if document["kind"] == "ServiceMonitor":
+            validate_service_monitor(document)
+        else:
+            kubernetes_validate.validate(document, KUBE_VERSION, strict=True)
+
+
+def validate_service_monitor(document: dict[str, Any]) -> None:
+    """Against the Prometheus Operator's CRD models; a field they do not know would be
+    dropped on the way through, so the round trip must give the document back."""
+    model = ServiceMonitor.model_validate(document)
+    assert model.model_dump(by_alias=True, exclude_none=True, mode="json") == document
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -144,7 +155,7 @@ def test_web_and_worker_run_the_documented_commands(scenario):
     assert web["readinessProbe"]["timeoutSeconds"] >= 3
     worker = pod_spec(deployment(documents, "worker"))["containers"][0]
     assert worker["command"] == ["celery", "-A", "lmos_runtime", "worker"]
-    service = of_kind(documents, "Service")[0]
+    service = by_name(documents, "Service", f"{RELEASE}-lmos-runtime")
     assert service["spec"]["ports"][0]["port"] == 8081
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
@@ -217,9 +228,10 @@ def test_selectors_are_subsets_of_pod_labels(scenario):
             n for n, labels in pod_labels.items() if pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
         ]
         assert selected == [pdb["metadata"]["name"]]
-    service = of_kind(documents, "Service")[0]
-    selected = [n for n, labels in pod_labels.items() if service["spec"]["selector"].items() <= labels.items()]
-    assert selected == [f"{RELEASE}-lmos-runtime-web"]
+    for service in of_kind(documents, "Service"):
+        component = "worker" if service["metadata"]["name"].endswith("-worker-metrics") else "web"
+        selected = [n for n, labels in pod_labels.items() if service["spec"]["selector"].items() <= labels.items()]
+        assert selected == [f"{RELEASE}-lmos-runtime-{component}"]
     for document in documents:
         labels = document["metadata"]["labels"]
         for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by"):
@@ -231,7 +243,7 @@ def test_configmap_holds_every_non_secret_setting_and_no_secret(scenario):
     documents = rendered(scenario)
     expected = settings_env_vars() - SECRET_SETTINGS
     for configmap in of_kind(documents, "ConfigMap"):
-        if configmap["metadata"]["name"].endswith("-registry"):
+        if configmap["metadata"]["name"].endswith(("-registry", "-dashboard")):
             continue
         data = configmap["data"]
         assert sorted(expected - set(data)) == [], "settings missing from the ConfigMap (add them to values.yaml)"
@@ -423,3 +435,137 @@ def test_every_file_the_image_copies_is_in_the_build_context():
             assert (ROOT / source).exists(), source
             assert not ignored(source), f"{source} is left out of the build context by .dockerignore"
     assert ignored("tests/test_helm.py") and ignored("var/models/minilm-l6-int8.onnx")
+
+
+# --- observability: ServiceMonitors, the worker's metrics port, the Grafana dashboard ----
+
+
+def test_observability_objects_are_off_by_default_but_the_worker_serves_metrics():
+    documents = rendered("defaults")
+    assert of_kind(documents, "ServiceMonitor") == []
+    assert [c for c in of_kind(documents, "ConfigMap") if "grafana_dashboard" in c["metadata"]["labels"]] == []
+    worker = deployment(documents, "worker")
+    container = pod_spec(worker)["containers"][0]
+    port = int(release_config(documents)["WORKER_METRICS_PORT"])
+    assert container["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
+    multiproc = {e["name"]: e["value"] for e in container["env"]}["PROMETHEUS_MULTIPROC_DIR"]
+    assert multiproc.startswith("/tmp/"), "the root filesystem is read-only"
+    assert worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+
+def test_without_a_worker_metrics_port_the_worker_has_no_port_and_no_monitor():
+    values = scenario_values("observability")
+    documents = render({**values, "config": {"WORKER_METRICS_PORT": ""}})
+    container = pod_spec(deployment(documents, "worker"))["containers"][0]
+    assert "ports" not in container
+    assert "PROMETHEUS_MULTIPROC_DIR" not in {e["name"] for e in container["env"]}
+    assert [m["metadata"]["name"] for m in of_kind(documents, "ServiceMonitor")] == [f"{RELEASE}-lmos-runtime-web"]
+    assert [s["metadata"]["name"] for s in of_kind(documents, "Service")] == [f"{RELEASE}-lmos-runtime"]
+
+
+def test_service_monitors_select_the_web_service_and_the_worker_pods_by_named_port():
+    documents = rendered("observability")
+    monitors = {m["metadata"]["name"].rsplit("-", 1)[1]: m for m in of_kind(documents, "ServiceMonitor")}
+    assert set(monitors) == {"web", "worker"}
+    containers = {c: pod_spec(deployment(documents, c))["containers"][0] for c in ("web", "worker")}
+    for component, monitor in monitors.items():
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        services = [
+            s
+            for s in of_kind(documents, "Service")
+            if monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+        ]
+        assert len(services) == 1, f"the {component} monitor must select exactly one Service"
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["path"] == "/metrics" and endpoint["interval"] == "15s"
+        (service_port,) = [p for p in services[0]["spec"]["ports"] if p["name"] == endpoint["port"]]
+        assert service_port["targetPort"] in {p["name"] for p in containers[component]["ports"]}
+    worker_service = by_name(documents, "Service", f"{RELEASE}-lmos-runtime-worker-metrics")
+    assert worker_service["spec"]["clusterIP"] == "None", "headless: every worker pod is a target"
+
+
+def dashboard(documents) -> dict[str, Any]:
+    import json
+
+    configmap = by_name(documents, "ConfigMap", f"{RELEASE}-lmos-runtime-dashboard")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["metadata"]["annotations"] == {"grafana_folder": "LMOS"}
+    return json.loads(configmap["data"]["lmos-runtime.json"])
+
+
+def test_dashboard_has_the_panels_operators_look_for():
+    board = dashboard(rendered("observability"))
+    titles = [panel["title"] for panel in board["panels"]]
+    for wanted in (
+        "Turns per second by agent and status",
+        "Routing decisions by strategy",
+        "No-agent share of routing decisions",
+        "Turn latency",
+        "Routing latency",
+        "Agent errors by kind",
+        "Open agent circuits",
+        "Age of the last successful registry sync per tenant",
+    ):
+        assert wanted in titles
+    latency = [t["expr"] for p in board["panels"] if p["title"].endswith("latency") for t in p["targets"]]
+    assert sum("histogram_quantile(0.99," in expr for expr in latency) == 2
+    ids = [panel["id"] for panel in board["panels"]]
+    assert len(set(ids)) == len(ids)
+    for panel in board["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}"
+
+
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset"}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names an expression reads: identifiers that are not functions, keywords,
+    grouping labels, label matchers, ranges or Grafana variables."""
+    import re
+
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\$\w+", " ", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        following = text[match.end() :].lstrip()[:1]
+        if following != "(" and match.group() not in PROMQL_WORDS:
+            names.add(match.group())
+    return names
+
+
+def test_promql_metric_names_finds_metrics_only():
+    expr = 'histogram_quantile(0.95, sum by (le) (rate(lmos_x_bucket{a=~"b|c"}[$__rate_interval]))) / on (x) up'
+    assert promql_metric_names(expr) == {"lmos_x_bucket", "up"}
+
+
+def exported_metric_names(text: str) -> set[str]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    suffixes = {
+        "counter": ["_total"],
+        "gauge": [""],
+        "histogram": ["_bucket", "_sum", "_count"],
+        "summary": ["", "_sum", "_count"],
+    }
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, [""]))
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+@pytest.mark.django_db
+def test_every_dashboard_query_uses_only_metrics_the_runtime_exports(client):
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    exported = exported_metric_names(response.content.decode())
+    board = dashboard(rendered("observability"))
+    used = {
+        name for panel in board["panels"] for target in panel["targets"] for name in promql_metric_names(target["expr"])
+    }
+    assert {"lmos_turns_total", "lmos_agent_circuit_open", "lmos_registry_tenant_sync_age_seconds"} <= used
+    assert sorted(used - exported) == [], "dashboard queries metrics /metrics does not export"

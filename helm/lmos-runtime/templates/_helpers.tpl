@@ -182,7 +182,7 @@ securityContext:
 {{- end -}}
 
 {{/* Container fields shared by every container. Call with (dict "ctx" $ "configMap"
-name "secret" name "registryFile" true|false). */}}
+name "secret" name "registryFile" true|false), optionally "extraEnv" (a list). */}}
 {{- define "lmos-runtime.containerCommon" -}}
 image: {{ include "lmos-runtime.image" .ctx }}
 imagePullPolicy: {{ .ctx.Values.image.pullPolicy }}
@@ -192,6 +192,14 @@ envFrom:
   {{- include "lmos-runtime.envFrom" . | nindent 2 }}
 env:
   {{- include "lmos-runtime.env" .ctx | nindent 2 }}
+  {{- with .extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 volumeMounts:
   {{- include "lmos-runtime.volumeMounts" . | nindent 2 }}
+{{- end -}}
+
+{{/* The worker's metrics port (WORKER_METRICS_PORT), empty when it serves none. */}}
+{{- define "lmos-runtime.workerMetricsPort" -}}
+{{- include "lmos-runtime.scalar" .Values.config.WORKER_METRICS_PORT -}}
 {{- end -}}
