@@ -4,6 +4,9 @@ One turn is one `agent` subscription. Connections are pooled per (url, subset) a
 multiplexed, as the protocol allows: a reader task per connection dispatches frames to
 the subscription they belong to. Everything is async: a turn waiting on a slow agent
 holds no thread and no database connection.
+
+Results are read by their Arc type (`AgentResult.type`: MESSAGE, INTERMEDIATE_MESSAGE,
+EVENT, ERROR; null is MESSAGE, as older agents send). `AgentReply` decides the answer.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ from core.errors import AgentClientError, AgentTimeout
 log = logging.getLogger("agents.client")
 
 SUBPROTOCOL = "graphql-transport-ws"
+
+MESSAGE, INTERMEDIATE_MESSAGE, EVENT, ERROR = "MESSAGE", "INTERMEDIATE_MESSAGE", "EVENT", "ERROR"
+RESULT_TYPES = (MESSAGE, INTERMEDIATE_MESSAGE, EVENT, ERROR)
+
+# Events are kept for the turn's record, not for the user: bounded so that a chatty agent
+# cannot grow a turn's row without limit.
+MAX_EVENTS = 50
+MAX_EVENT_CHARS = 4000
 
 AGENT_SUBSCRIPTION = """subscription($request: AgentRequestInput!, $agentName: String) {
   agent(agentName: $agentName, request: $request) {
@@ -75,12 +86,14 @@ class AgentCall:
     user_id: str = ""
     user_token: str | None = None
     user_profile: list[dict[str, str]] = field(default_factory=list)
-    agent_name: str | None = None
+    agent_name: str | None = None  # the routed agent, sent as `agentName` only with AGENT_SEND_NAME
     traceparent: str | None = None
 
     def variables(self) -> dict[str, Any]:
         return {
-            "agentName": self.agent_name,
+            # Null, as the Kotlin runtime sends: an Arc host serving several agents then picks its
+            # own default, since capability-group names and Arc agent names need not match.
+            "agentName": self.agent_name if settings.AGENT_SEND_NAME else None,
             "request": {
                 "messages": self.messages,
                 "conversationContext": {
@@ -318,9 +331,10 @@ async def close_pool() -> None:
 async def agent_stream(call: AgentCall, *, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
     """Yield each AgentResult of one subscription until the agent completes.
 
-    Raises AgentClientError (unreachable, error frame, non-JSON frame, closed early,
-    circuit open) or AgentTimeout when the whole exchange takes longer than `timeout`
-    (AGENT_TIMEOUT). Leaving the iteration early (client gone) unsubscribes from the agent.
+    Each result carries its Arc `type` (null read as MESSAGE). Raises AgentClientError
+    (unreachable, error frame, ERROR result, non-JSON frame, closed early, circuit open)
+    or AgentTimeout when the whole exchange takes longer than `timeout` (AGENT_TIMEOUT).
+    Leaving the iteration early (client gone) unsubscribes from the agent.
     """
     url = agent_url(call.address)
     probe = breaker.before_call(url)
@@ -405,7 +419,75 @@ def _agent_result(frame: dict[str, Any], url: str) -> dict[str, Any] | None:
     messages = result.get("messages") or []
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise AgentClientError(f"Agent at {url} sent malformed messages", kind="protocol")
-    return result
+    kind = result.get("type") or MESSAGE
+    if kind not in RESULT_TYPES:
+        log.warning("agent at %s sent an AgentResult of unknown type %r, read as MESSAGE", url, kind)
+        kind = MESSAGE
+    if kind == ERROR:
+        text = "; ".join(str(m.get("content") or "") for m in messages if m.get("content"))[:500]
+        log.info("agent at %s returned an ERROR result: %s", url, text)
+        raise AgentClientError(text or f"Agent at {url} returned an error", kind="error_result")
+    return {**result, "type": kind}
+
+
+@dataclass
+class AgentReply:
+    """One subscription's results read by their Arc type.
+
+    The answer is the first message of the first MESSAGE result that has messages. An agent
+    that completes having sent only INTERMEDIATE_MESSAGE results answers with the last
+    intermediate message. `messages` holds every MESSAGE and INTERMEDIATE_MESSAGE message in
+    order, each marked with its `type`; EVENT results go to `events` (at most MAX_EVENTS,
+    each cut to MAX_EVENT_CHARS), never to the messages. ERROR results never get here:
+    `agent_stream` raises for them.
+    """
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    first_message: dict[str, Any] | None = None
+    last_intermediate: dict[str, Any] | None = None
+
+    def add(self, result: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take one AgentResult from `agent_stream`; returns the items it adds, in order."""
+        kind = result.get("type") or MESSAGE
+        if kind == EVENT:
+            event = _event_record(result)
+            if len(self.events) >= MAX_EVENTS:
+                return []
+            self.events.append(event)
+            return [event]
+        entities = result.get("anonymizationEntities")
+        items = [
+            {"type": kind, "content": m.get("content") or "", "anonymizationEntities": entities}
+            for m in result.get("messages") or []
+        ]
+        self.messages.extend(items)
+        if items and kind == MESSAGE and self.first_message is None:
+            self.first_message = items[0]
+        elif items and kind == INTERMEDIATE_MESSAGE:
+            self.last_intermediate = items[-1]
+        return items
+
+    @property
+    def answer(self) -> dict[str, Any] | None:
+        """{content, anonymizationEntities} of the answer, None when the agent sent no message."""
+        chosen = self.first_message or self.last_intermediate
+        if chosen is None:
+            return None
+        return {"content": chosen["content"], "anonymizationEntities": chosen["anonymizationEntities"]}
+
+
+def _event_record(result: dict[str, Any]) -> dict[str, Any]:
+    """An EVENT result as stored: its messages and context, cut to MAX_EVENT_CHARS."""
+    messages = [
+        {k: m.get(k) for k in ("role", "content", "format") if m.get(k) is not None}
+        for m in result.get("messages") or []
+    ]
+    record = {"type": EVENT, "messages": messages, "context": result.get("context") or []}
+    if len(json.dumps(record, ensure_ascii=False)) <= MAX_EVENT_CHARS:
+        return record
+    text = json.dumps({"messages": messages, "context": record["context"]}, ensure_ascii=False)
+    return {"type": EVENT, "truncated": True, "preview": text[: MAX_EVENT_CHARS - 100]}
 
 
 def _error_text(payload: Any) -> str:

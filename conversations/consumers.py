@@ -1,29 +1,39 @@
 """The runtime as an Arc agent: graphql-transport-ws at /subscriptions.
 
-Arc clients (and Arc View) talk to the runtime as if it were one agent. Tenant, channel
-and subset come from the request's `systemContext` entries `tenantId`, `channelId` and
-`subset`; conversation and turn from `conversationContext`; a non-null `agentName` names
-an explicit agent. Each agent message is one `next` frame. Several subscriptions on one
-socket run concurrently; a `complete` from the client, or the client leaving, cancels its
-turn (stored as cancelled) and the agent call.
+Arc clients (and Arc View) talk to the runtime as if it were one agent. Each subscription
+is parsed and validated against the Arc schema (agents/arc_schema.py) and executed with
+graphql-core, so a `next` frame holds exactly the selected fields; a query that does not
+parse, selects an unknown field or passes a bad variable gets an `error` frame naming the
+problem. Tenant, channel and subset come from the request's `systemContext` entries
+`tenantId`, `channelId` and `subset`; conversation and turn from `conversationContext`; a
+non-null `agentName` names an explicit agent. Each agent message is one `next` frame whose
+`type` is the Arc type the agent sent (MESSAGE, INTERMEDIATE_MESSAGE, EVENT); an agent's
+ERROR result fails the turn and is an `error` frame. Several subscriptions on one socket
+run concurrently; a `complete` from the client, or the client leaving, cancels its turn
+(stored as cancelled) and the agent call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from graphql import ExecutionResult, GraphQLError, GraphQLResolveInfo, subscribe
 
+from agents.arc_schema import GraphQLErrors, arc_schema, subscription_document
+from agents.client import EVENT, INTERMEDIATE_MESSAGE, MESSAGE
 from conversations.api import check_id, validated_turn_input
 from conversations.limits import inflight_slot, rate_limit_check
-from conversations.services import conversation_turn_events
+from conversations.services import TurnEvent, conversation_turn_events
 from core import errors
 
 log = logging.getLogger("conversations.websocket")
@@ -68,14 +78,40 @@ def _body_from_arc(request: dict[str, Any], agent_name: str | None) -> tuple[dic
     return body, keys
 
 
-def _agent_result(message: dict[str, Any], started: float) -> dict[str, Any]:
+_RESULT_TYPES = {"message": MESSAGE, "intermediate": INTERMEDIATE_MESSAGE, "agent-event": EVENT}
+
+
+def _entry_list(items: Any) -> list[dict[str, str]]:
+    return [
+        {"key": str(i["key"]), "value": str(i.get("value"))}
+        for i in items or []
+        if isinstance(i, dict) and i.get("key") is not None
+    ]
+
+
+def _agent_result(event: TurnEvent, started: float) -> dict[str, Any]:
+    """A turn event as an Arc AgentResult (graphql-core then keeps the selected fields)."""
+    item = event.message or {}
+    if event.kind == "agent-event":
+        messages = item.get("messages") or ([{"content": item["preview"]}] if item.get("preview") else [])
+        entities, context = [], _entry_list(item.get("context"))
+    else:
+        messages = [item]
+        entities, context = item.get("anonymizationEntities") or [], []
     return {
         "status": "ONLINE",
-        "type": "ASSISTANT",
+        "type": _RESULT_TYPES[event.kind],
         "responseTime": round(time.perf_counter() - started, 3),
-        "messages": [{"content": message.get("content", ""), "format": "text", "role": "assistant"}],
-        "anonymizationEntities": message.get("anonymizationEntities") or [],
-        "context": [],
+        "messages": [
+            {
+                "content": str(m.get("content") or ""),
+                "format": m.get("format") or "text",
+                "role": m.get("role") or "assistant",
+            }
+            for m in messages
+        ],
+        "anonymizationEntities": entities,
+        "context": context,
         "toolCalls": [],
     }
 
@@ -156,28 +192,29 @@ class ArcConsumer(AsyncWebsocketConsumer):
             await self.close(code=4400)
 
     async def _run(self, sub_id: str, payload: dict[str, Any]) -> None:
-        started = time.perf_counter()
         try:
+            document = subscription_document(payload.get("query"), payload.get("operationName"))
             variables = payload.get("variables") or {}
-            request = variables.get("request")
-            if not isinstance(request, dict):
-                raise errors.InvalidRequest("variables.request is required")
-            body, keys = _body_from_arc(request, variables.get("agentName"))
-            turn_in = validated_turn_input(
-                body,
-                tenant_id=check_id(keys["tenantId"], "systemContext tenantId"),
-                conversation_id=check_id(keys["conversationId"], "conversationContext.conversationId"),
-                turn_id=check_id(keys["turnId"] or uuid.uuid4().hex, "conversationContext.turnId"),
-                subset=check_id(keys["subset"] or self.subset_header or "stable", "subset"),
-                authorization=self.authorization,
+            if not isinstance(variables, dict):
+                raise GraphQLErrors([GraphQLError("variables must be a JSON object")])
+            stream = subscribe(
+                arc_schema(),
+                document,
+                variable_values=variables,
+                operation_name=payload.get("operationName"),
+                subscribe_field_resolver=self._agent_source,
             )
-            await rate_limit_check(tenant_id=turn_in.tenant_id)
-            with inflight_slot():
-                async for event in conversation_turn_events(turn_in=turn_in):
-                    if event.kind == "message":
-                        result = _agent_result(event.message or {}, started)
-                        await self.send_json({"type": "next", "id": sub_id, "payload": {"data": {"agent": result}}})
+            if inspect.isawaitable(stream):
+                stream = await stream
+            if isinstance(stream, ExecutionResult):  # variables that do not fit the schema
+                raise GraphQLErrors(list(stream.errors or []))
+            async with contextlib.aclosing(stream):
+                async for result in stream:
+                    await self.send_json({"type": "next", "id": sub_id, "payload": result.formatted})
             await self.send_json({"type": "complete", "id": sub_id})
+        except GraphQLErrors as exc:
+            invalid = {"errorCode": errors.InvalidRequest.error_code}
+            await self._send_frame(sub_id, [{**e.formatted, "extensions": invalid} for e in exc.errors])
         except errors.RuntimeApiError as exc:
             await self._send_error(sub_id, exc)
         except asyncio.CancelledError:
@@ -187,12 +224,33 @@ class ArcConsumer(AsyncWebsocketConsumer):
         finally:
             self.subscriptions.pop(sub_id, None)
 
+    def _agent_source(
+        self, root: Any, info: GraphQLResolveInfo, request: dict[str, Any], agentName: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self._agent_results(request, agentName)
+
+    async def _agent_results(self, request: dict[str, Any], agent_name: str | None) -> AsyncIterator[dict[str, Any]]:
+        """The turn for one Arc request, as source events of the `agent` subscription field."""
+        started = time.perf_counter()
+        body, keys = _body_from_arc(request, agent_name)
+        turn_in = validated_turn_input(
+            body,
+            tenant_id=check_id(keys["tenantId"], "systemContext tenantId"),
+            conversation_id=check_id(keys["conversationId"], "conversationContext.conversationId"),
+            turn_id=check_id(keys["turnId"] or uuid.uuid4().hex, "conversationContext.turnId"),
+            subset=check_id(keys["subset"] or self.subset_header or "stable", "subset"),
+            authorization=self.authorization,
+        )
+        await rate_limit_check(tenant_id=turn_in.tenant_id)
+        with inflight_slot():
+            async with contextlib.aclosing(conversation_turn_events(turn_in=turn_in)) as events:
+                async for event in events:
+                    if event.kind in _RESULT_TYPES:
+                        yield {"agent": _agent_result(event, started)}
+
     async def _send_error(self, sub_id: str, exc: errors.RuntimeApiError) -> None:
+        await self._send_frame(sub_id, [{"message": exc.message, "extensions": {"errorCode": exc.error_code}}])
+
+    async def _send_frame(self, sub_id: str, payload: list[dict[str, Any]]) -> None:
         with contextlib.suppress(Exception):
-            await self.send_json(
-                {
-                    "type": "error",
-                    "id": sub_id,
-                    "payload": [{"message": exc.message, "extensions": {"errorCode": exc.error_code}}],
-                }
-            )
+            await self.send_json({"type": "error", "id": sub_id, "payload": payload})

@@ -72,7 +72,12 @@ def constraints_hook(result: dict, generator, request, public) -> dict:
 
 class _ChatMessage(APIView):
     @extend_schema(
-        summary="Send a user message; the routed agent's first answer",
+        summary="Send a user message; the routed agent's answer",
+        description=(
+            "The answer is the agent's first MESSAGE result (Arc type MESSAGE or null); an agent that completes"
+            " having sent only INTERMEDIATE_MESSAGE results answers with the last one. An ERROR result is a 502"
+            " AGENT_CLIENT_EXCEPTION with the agent's message."
+        ),
         parameters=[*_path_ids("tenantId", "conversationId"), *CHAT_HEADERS],
         request=ChatRequestSerializer,
         responses={200: ChatResponseSerializer, **CHAT_ERRORS},
@@ -84,8 +89,21 @@ class _ChatMessage(APIView):
 class _ChatStream(APIView):
     @extend_schema(
         summary="Send a user message; every agent message as Server-Sent Events",
-        description="`event: message` per agent message, then `event: done` or `event: error`.",
-        parameters=[*_path_ids("tenantId", "conversationId"), *CHAT_HEADERS],
+        description=(
+            "`event: message` per agent message (Arc type MESSAGE), `event: intermediate` per intermediate"
+            " message (INTERMEDIATE_MESSAGE), `event: agent-event` per agent EVENT result only with"
+            " `agentEvents=true`, then `event: done` or `event: error`."
+        ),
+        parameters=[
+            *_path_ids("tenantId", "conversationId"),
+            *CHAT_HEADERS,
+            OpenApiParameter(
+                "agentEvents",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                description="Also stream the agent's EVENT results as `event: agent-event` (default false)",
+            ),
+        ],
         request=ChatRequestSerializer,
         responses={(200, "text/event-stream"): OpenApiTypes.STR, **CHAT_ERRORS},
     )

@@ -29,11 +29,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.auth import api_key_authorize
-from agents.client import AgentCall, agent_stream
+from agents.client import EVENT, INTERMEDIATE_MESSAGE, AgentCall, AgentReply, agent_stream
 from agents.models import Tenant
 from agents.selectors import channel_registry, channel_registry_cached, registry_for_turn
 from agents.services import registry_note_traffic
-from agents.specs import ChannelRegistry
+from agents.specs import AgentSpec, ChannelRegistry
 from conversations import pg_turns
 from conversations.models import Conversation, Turn
 from core import errors, metrics, pg
@@ -96,8 +96,9 @@ class TurnOutcome:
     strategy: str
     turn_id: str
     replayed: bool = False
-    messages: list[dict[str, Any]] = field(default_factory=list)  # every agent message
+    messages: list[dict[str, Any]] = field(default_factory=list)  # every agent message, marked with its type
     confidence: float | None = None  # the routing decision's (not kept for a replay)
+    events: list[dict[str, Any]] = field(default_factory=list)  # the agent's EVENT results
 
 
 @dataclass
@@ -378,9 +379,10 @@ async def _wait_for(claim: _Claim, turn_id: str) -> TurnOutcome:
     raise errors.AgentTimeout("The first request for this turn did not finish in time")
 
 
-def _agent_call(turn_in: TurnInput, agent_address: str) -> AgentCall:
+def _agent_call(turn_in: TurnInput, agent: AgentSpec) -> AgentCall:
     return AgentCall(
-        address=agent_address,
+        address=agent.address,
+        agent_name=agent.name,
         subset=turn_in.subset,
         messages=[
             {k: m[k] for k in ("role", "content", "format", "turnId") if m.get(k) is not None} for m in turn_in.messages
@@ -396,14 +398,6 @@ def _agent_call(turn_in: TurnInput, agent_address: str) -> AgentCall:
     )
 
 
-def _answer(result: dict[str, Any]) -> dict[str, Any]:
-    messages = result.get("messages") or []
-    return {
-        "content": messages[0].get("content") or "",
-        "anonymizationEntities": result.get("anonymizationEntities"),
-    }
-
-
 def _log_extra(turn_in: TurnInput, **more: Any) -> dict[str, Any]:
     return {
         "tenant": turn_in.tenant_id,
@@ -416,7 +410,7 @@ def _log_extra(turn_in: TurnInput, **more: Any) -> dict[str, Any]:
 
 
 async def conversation_turn(*, turn_in: TurnInput) -> TurnOutcome:
-    """Run one chat turn and return its answer (the first agent result with messages)."""
+    """Run one chat turn and return its answer (see agents.client.AgentReply)."""
     outcome: TurnOutcome | None = None
     async for event in conversation_turn_events(turn_in=turn_in):
         if event.kind == "done":
@@ -427,13 +421,19 @@ async def conversation_turn(*, turn_in: TurnInput) -> TurnOutcome:
 
 @dataclass
 class TurnEvent:
-    kind: str  # "message" (one agent message) | "done"
-    message: dict[str, Any] | None = None  # {"content", "anonymizationEntities"}
+    kind: str  # "message" | "intermediate" (one agent message) | "agent-event" | "done"
+    message: dict[str, Any] | None = None  # {"content", "anonymizationEntities"}, or the event
     outcome: TurnOutcome | None = None
 
 
+def _message_event(item: dict[str, Any]) -> TurnEvent:
+    kind = "intermediate" if item.get("type") == INTERMEDIATE_MESSAGE else "message"
+    return TurnEvent(kind, message={"content": item["content"], "anonymizationEntities": item["anonymizationEntities"]})
+
+
 async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
-    """One turn as a stream: an event per agent message, then "done" with the outcome.
+    """One turn as a stream: an event per agent message (by its Arc type) and per agent
+    event, then "done" with the outcome.
 
     Raises RuntimeApiError subclasses for every documented failure. When the consumer
     stops iterating (client gone), the agent call is cancelled and the turn is stored as
@@ -478,7 +478,7 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
         else:
             outcome = await _wait_for(claim, turn_in.turn_id)
         for message in outcome.messages or [outcome.answer]:
-            yield TurnEvent("message", message=message)
+            yield _message_event({"anonymizationEntities": None, **message})
         yield TurnEvent("done", outcome=outcome)
         return
 
@@ -518,18 +518,11 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
             agent = registry.agent(decision.agent or "")
             if agent is None:  # a router must only choose installed agents
                 raise errors.AgentNotFound(f"Router chose unknown agent {decision.agent!r}")
-            messages: list[dict[str, Any]] = []
-            answer: dict[str, Any] | None = None
-            async for result in agent_stream(_agent_call(turn_in, agent.address)):
-                for message in result.get("messages") or []:
-                    item = {
-                        "content": message.get("content") or "",
-                        "anonymizationEntities": result.get("anonymizationEntities"),
-                    }
-                    messages.append(item)
-                    yield TurnEvent("message", message=item)
-                if answer is None and result.get("messages"):
-                    answer = _answer(result)
+            reply = AgentReply()
+            async for result in agent_stream(_agent_call(turn_in, agent)):
+                for item in reply.add(result):
+                    yield TurnEvent("agent-event", message=item) if item["type"] == EVENT else _message_event(item)
+            answer = reply.answer
             if answer is None:
                 raise errors.AgentClientError(f"Agent {agent.name!r} completed without any message", kind="empty")
             outcome = TurnOutcome(
@@ -537,8 +530,9 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
                 agent=agent.name,
                 strategy=decision.strategy,
                 turn_id=turn_in.turn_id,
-                messages=messages,
+                messages=reply.messages,
                 confidence=decision.confidence,
+                events=reply.events,
             )
         await _finish(
             claim=claim,

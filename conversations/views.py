@@ -33,6 +33,13 @@ async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: st
     return response
 
 
+def _flag(request: HttpRequest, name: str) -> bool:
+    value = request.GET.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise errors.InvalidRequest(f"Query parameter {name} must be true or false")
+    return value in ("true", "1")
+
+
 def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -41,9 +48,12 @@ def _sse(event: str, data: dict) -> str:
 async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
     """The same turn as `chat_message`, answered as Server-Sent Events.
 
+    `event: message` per agent message, `event: intermediate` per intermediate message,
+    `event: agent-event` per agent event only with `?agentEvents=true`, then `event: done`.
     Failures before the first agent message (bad request, no agent, agent down) are plain
     JSON errors with their status; a failure after it is an `event: error`.
     """
+    with_events = _flag(request, "agentEvents")
     turn_in = turn_input(request, tenant_id, conversation_id)
     await rate_limit_check(tenant_id=tenant_id)
     inflight_acquire()
@@ -58,9 +68,9 @@ async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str
         event: TurnEvent | None = first
         try:
             while event is not None:
-                if event.kind == "message":
-                    yield _sse("message", event.message or {})
-                else:
+                if event.kind in ("message", "intermediate") or (event.kind == "agent-event" and with_events):
+                    yield _sse(event.kind, event.message or {})
+                elif event.kind == "done":
                     outcome = event.outcome
                     yield _sse(
                         "done", {"agent": outcome.agent, "turnId": outcome.turn_id, "routingStrategy": outcome.strategy}

@@ -179,6 +179,8 @@ AGENT_CIRCUIT_FAILURES = env_int("AGENT_CIRCUIT_FAILURES", 5, minimum=1)
 AGENT_CIRCUIT_COOLDOWN = env_float("AGENT_CIRCUIT_COOLDOWN", 10.0, minimum=0.0)
 # The Celery worker serves its own /metrics on this port (unset: none).
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", None, minimum=1)
+# Send the routed agent's name as Arc `agentName` (the Kotlin runtime sends null).
+AGENT_SEND_NAME = env_bool("AGENT_SEND_NAME", False)
 
 # --- Routing --------------------------------------------------------------------------
 ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ["vector", "llm", "hybrid", "explicit"])

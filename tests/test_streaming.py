@@ -11,10 +11,12 @@ import pytest
 import websockets
 from channels.testing import WebsocketCommunicator
 
+from agents.client import AGENT_SUBSCRIPTION
 from agents.models import ApiKey, Tenant
 from conversations.models import Turn
 from lmos_runtime.asgi import application
 from tests.support import agents
+from tests.support.arc_frames import StrictCommunicator, assert_arc_frame
 from tests.test_chat_api import body, post, registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,12 +134,12 @@ def subscribe(sub_id: str, request: dict, agent_name: str | None = None) -> dict
     return {
         "type": "subscribe",
         "id": sub_id,
-        "payload": {"query": "subscription {...}", "variables": {"agentName": agent_name, "request": request}},
+        "payload": {"query": AGENT_SUBSCRIPTION, "variables": {"agentName": agent_name, "request": request}},
     }
 
 
-async def ws_connect(headers=None, payload=None) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
+async def ws_connect(headers=None, payload=None) -> StrictCommunicator:
+    communicator = StrictCommunicator(
         application, "/subscriptions", subprotocols=["graphql-transport-ws"], headers=headers or []
     )
     connected, subprotocol = await communicator.connect()
@@ -291,5 +293,7 @@ async def test_real_websocket_client_against_daphne(arc_agent, live_daphne):
         assert json.loads(await ws.recv()) == {"type": "connection_ack"}
         await ws.send(json.dumps(subscribe("1", arc_request("hi", tenant="wsreal"))))
         frames = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(3)]
+    for frame in frames:
+        assert_arc_frame(frame, {"1": AGENT_SUBSCRIPTION})
     assert [f["type"] for f in frames] == ["next", "next", "complete"]
     assert [f["payload"]["data"]["agent"]["messages"][0]["content"] for f in frames[:2]] == ["x", "y"]

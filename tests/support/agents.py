@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from tests.support.arc_server import CloseSocket, SendError, SendRaw, agent_result
@@ -68,3 +69,32 @@ def no_messages():
         yield {"status": "ONLINE", "type": "MESSAGE", "messages": [], "anonymizationEntities": []}
 
     return behaviour
+
+
+def typed(*results: dict[str, Any], gap: float = 0.0):
+    """Send these AgentResults in order, then complete."""
+
+    async def behaviour(request, headers):
+        for result in results:
+            if gap:
+                await asyncio.sleep(gap)
+            yield result
+
+    return behaviour
+
+
+def event_result(name: str, **data: Any) -> dict[str, Any]:
+    """An Arc EVENT result as an agent with eventing on sends it: the event as JSON text."""
+    result = agent_result(json.dumps({"event": name, **data}), type="EVENT")
+    result["messages"][0]["role"] = "system"
+    result["context"] = [{"key": "event", "value": name}]
+    return result
+
+
+def working_then_answer(answer: str = "Your latest invoice is 48.90 EUR."):
+    """What a real Arc agent with eventing on sends: INTERMEDIATE_MESSAGE, EVENT, MESSAGE, complete."""
+    return typed(
+        agent_result("One moment, I am checking your invoice.", type="INTERMEDIATE_MESSAGE"),
+        event_result("ToolCalled", tool="get_invoice"),
+        agent_result(answer, type="MESSAGE"),
+    )
