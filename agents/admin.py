@@ -98,22 +98,8 @@ class ChannelAdmin(admin.ModelAdmin):
     readonly_fields = ("tenant", "channel_id", "subset", "version", "routing_name", "active", "last_synced_at")
     fields = (*readonly_fields, "fallback_agent", "vector_threshold", "vector_margin", "learned_examples")
     inlines = [AgentInline]
-    actions = ["learn_now", "forget_learned"]
-
-    @admin.action(description="Learn routing examples from traffic now")
-    def learn_now(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        from routing.learning import learn_channel
-
-        for channel in queryset.select_related("tenant"):
-            self.message_user(request, f"{channel}: {learn_channel(channel)} learned examples", messages.SUCCESS)
-
-    @admin.action(description="Forget learned routing examples")
-    def forget_learned(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        from routing.learning import forget
-
-        for channel in queryset:
-            forget(channel)
-        self.message_user(request, f"Forgot the learned examples of {queryset.count()} channel(s).", messages.SUCCESS)
+    # The routing app adds its learning actions here (routing/channel_actions.py).
+    actions: list = []
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

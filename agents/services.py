@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from agents.models import Agent, ApiKey, Capability, Channel, RegistryTarget, SyncRun, Tenant
@@ -91,27 +91,27 @@ def registry_note_traffic(*, tenant_id: str, subset: str) -> Tenant:
     return tenant
 
 
-def tenants_prune_unused(*, older_than_days: int) -> int:
+def tenants_prune_unused(*, older_than_days: int, in_use: QuerySet | None = None) -> int:
     """Delete tenants that only ever showed up in traffic and left nothing behind: first
-    seen more than `older_than_days` ago, not in LMOS_TENANTS, and with no channels, no
-    conversations and no API keys. Returns how many were deleted.
+    seen more than `older_than_days` ago, not in LMOS_TENANTS, with no channels and no API
+    keys, and not among `in_use` (a query of tenant pks an upper app still holds data for,
+    e.g. the tenants of stored conversations). Returns how many were deleted.
 
     Without API keys anyone can chat with any tenant id, and each one seen is synced
     from then on; this keeps such one-offs from being synced forever. Their conversations
     go first, by retention.
     """
-    from conversations.models import Conversation
-
     cutoff = timezone.now() - timedelta(days=older_than_days)
     unused = (
         Tenant.objects.filter(origin=Tenant.Origin.TRAFFIC, created_at__lt=cutoff)
         .exclude(tenant_id__in=settings.LMOS_TENANTS)
         .filter(
             ~Exists(Channel.objects.filter(tenant=OuterRef("pk"))),
-            ~Exists(Conversation.objects.filter(tenant=OuterRef("pk"))),
             ~Exists(ApiKey.objects.filter(tenant=OuterRef("pk"))),
         )
     )
+    if in_use is not None:
+        unused = unused.exclude(pk__in=in_use)
     _, per_model = unused.delete()
     return per_model.get("agents.Tenant", 0)
 

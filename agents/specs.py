@@ -8,7 +8,7 @@ versions are fine; what cannot be used raises `SpecError` with a clear message.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -64,7 +64,6 @@ class ChannelRegistry:
     # Queries the vector router learned from this channel's traffic: ((agent, (text, ...)), ...).
     # Only the vector index reads them; agents not installed are left out.
     learned: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @cached_property
     def agents_hash(self) -> int:

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ConversationsConfig(AppConfig):
     name = "conversations"
     verbose_name = "Conversations"
+
+    def ready(self) -> None:
+        from conversations.selectors import routed_queries
+        from routing.learning import read_observations_with
+
+        # The queries the vector router learns from are the user messages of stored turns.
+        read_observations_with(routed_queries)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.models import Channel
 from conversations.models import Conversation, Turn
 from core.errors import NotFound
+from routing.learning import LEARN_STRATEGIES, Observation
+from routing.models import RoutingDecision
 
 
 def conversation_history(*, tenant_id: str, conversation_id: str) -> dict[str, Any]:
@@ -36,3 +39,32 @@ def conversation_history(*, tenant_id: str, conversation_id: str) -> dict[str, A
             for t in turns
         ],
     }
+
+
+def routed_queries(channel: Channel, limit: int) -> list[Observation]:
+    """The channel's latest `limit` routing decisions the router took by itself (vector or
+    hybrid, no fallback) for turns the agent answered, newest first, each with its query:
+    what routing/learning.py learns from."""
+    decisions = RoutingDecision.objects.filter(
+        tenant_id=channel.tenant_id,
+        channel_id=channel.channel_id,
+        subset=channel.subset,
+        strategy__in=LEARN_STRATEGIES,
+        fallback=False,
+        turn__status=Turn.Status.COMPLETED,
+    ).exclude(chosen_agent="")
+    rows = decisions.order_by("-created_at", "-pk").values_list("chosen_agent", "candidates", "turn__messages")[:limit]
+    observations = []
+    for agent, candidates, messages in rows:
+        text = _query(messages)
+        if text:
+            observations.append(Observation(text=text, agent=agent, candidates=candidates or []))
+    return observations
+
+
+def _query(messages: object) -> str:
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+        content = messages[-1].get("content")
+        if isinstance(content, str):
+            return content
+    return ""

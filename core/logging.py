@@ -1,12 +1,9 @@
 """Log records for operators: JSON lines (LOG_FORMAT=json) carrying the turn's context,
 with credentials scrubbed.
 
-Context reaches a record in one of two ways:
-
-- `extra=` on the call: `log.info("turn answered", extra={"tenant": t, "turn_id": id})`;
-- `log_context(tenant=..., conversation_id=..., turn_id=...)` around a block: every record
-  logged inside it (in this task or thread, including code that knows nothing about the
-  turn) carries the fields. `extra=` wins over the block's values.
+Context reaches a record with `extra=` on the call:
+`log.info("turn answered", extra={"tenant": t, "turn_id": id})`; the fields in
+CONTEXT_FIELDS that are set become keys of the JSON line.
 
 Never log user message content at INFO or above, and never a key or token: the
 formatter and `RedactingFilter` scrub `Authorization`/bearer values and API-key-looking
@@ -15,12 +12,9 @@ strings, but that is a safety net, not a licence.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +29,6 @@ CONTEXT_FIELDS = (
     "error_code",
     "reference",
 )
-
-_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("lmos_log_context", default=None)
 
 REDACTED = "[REDACTED]"
 _SECRET_PATTERNS = [
@@ -57,22 +49,6 @@ def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
     return text
-
-
-@contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
-    """Attach `fields` (tenant, conversation_id, turn_id, agent, ...) to every record
-    logged inside the block. Nested blocks add to the outer one."""
-    current = _context.get() or {}
-    token = _context.set({**current, **{k: v for k, v in fields.items() if v is not None}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
-
-
-def current_log_context() -> dict[str, Any]:
-    return dict(_context.get() or {})
 
 
 class RedactingFilter(logging.Filter):
@@ -102,11 +78,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        bound = _context.get() or {}
         for field in CONTEXT_FIELDS:
             value = getattr(record, field, None)
-            if value is None:
-                value = bound.get(field)
             if value is not None:
                 entry[field] = value
         if record.exc_info:

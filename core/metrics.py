@@ -15,15 +15,16 @@ Labels are bounded: tenant, channel, agent, strategy, status, kind, source, neve
 conversation or turn id. Ids arrive from clients, so each label keeps at most a fixed
 number of distinct values per process; later ones are counted under "__other__".
 
-The counters live in the process that observes them. The registry state (tenants, active
-agents, the last sync and its age) is read from the database at scrape time, so every web
-replica reports the same state whichever process ran the sync.
+The counters live in the process that observes them. State kept in the database (the
+registry's tenants, active agents, the last sync and its age) is read at scrape time, by
+gauges apps register, so every web replica reports the same state whichever process ran
+the sync.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.http import HttpRequest, HttpResponse
@@ -38,9 +39,11 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+
+from core import health
 
 # The *_created series would double the series count for no use here.
 disable_created_metrics()
@@ -107,6 +110,11 @@ SYNC_SECONDS = Histogram(
 )
 
 
+def label_limit(label: str) -> int:
+    """How many distinct values `label` keeps per process."""
+    return _LABEL_LIMITS[label]
+
+
 def bounded(label: str, value: object) -> str:
     """`value` as a label value, or OTHER once `label` has reached its distinct-value limit."""
     text = NONE if value is None or value == "" else str(value)[:128]
@@ -164,70 +172,31 @@ def turn_in_flight() -> Iterator[None]:
         TURNS_IN_FLIGHT.dec()
 
 
-class RegistryCollector(Collector):
-    """The registry as the database has it, read at scrape time (after a database
-    check with a short timeout, so a scrape never hangs on a dead database)."""
+DatabaseGauges = Callable[[], Iterable[Metric]]
+_database_gauges: list[DatabaseGauges] = []
 
-    def collect(self):  # type: ignore[override]
-        from core import health
 
+def register_database_gauges(gauges: DatabaseGauges) -> None:
+    """Have `gauges()` read at every scrape, when the database answers (apps call this in
+    AppConfig.ready; the agent registry's gauges come from agents/health.py)."""
+    if gauges not in _database_gauges:
+        _database_gauges.append(gauges)
+
+
+class DatabaseCollector(Collector):
+    """`lmos_database_up`, then the gauges apps read from the database at scrape time, only
+    after a database check with a short timeout, so a scrape never hangs on a dead database."""
+
+    def collect(self) -> Iterator[Metric]:  # type: ignore[override]
         database_up = health.database_status() == "ok"
         yield GaugeMetricFamily("lmos_database_up", "1 when the database answers.", value=int(database_up))
-        if not database_up:
-            return
-        state = health.registry_state()
-        if "error" in state:
-            return
-        yield GaugeMetricFamily("lmos_registry_tenants", "Known tenants.", value=state["tenants"])
-        yield GaugeMetricFamily("lmos_registry_agents", "Active agents in all channels.", value=state["agents"])
-        yield GaugeMetricFamily(
-            "lmos_registry_failing_tenants",
-            "Tenants whose latest registry sync failed.",
-            value=state["failing_tenants"],
-        )
-        last = state["last_sync"]
-        if last is not None:
-            yield GaugeMetricFamily(
-                "lmos_registry_last_sync_age_seconds",
-                "Seconds since the latest finished registry sync.",
-                value=last["age_seconds"],
-            )
-            yield GaugeMetricFamily(
-                "lmos_registry_last_sync_ok", "1 when the latest registry sync succeeded.", value=int(last["ok"])
-            )
-        yield from _tenant_sync_ages()
-
-
-def _tenant_sync_ages() -> list[GaugeMetricFamily]:
-    from django.db import DatabaseError
-    from django.db.models import Max
-    from django.db.models.functions import Coalesce
-    from django.utils import timezone
-
-    from agents.models import SyncRun
-
-    family = GaugeMetricFamily(
-        "lmos_registry_tenant_sync_age_seconds",
-        "Seconds since the tenant's latest successful registry sync.",
-        labels=["tenant"],
-    )
-    now = timezone.now()
-    rows = (
-        SyncRun.objects.filter(status=SyncRun.Status.OK, tenant__isnull=False)
-        .values("tenant__tenant_id")
-        .annotate(last=Max(Coalesce("finished_at", "started_at")))
-        .order_by("tenant__tenant_id")[: _LABEL_LIMITS["tenant"]]
-    )
-    try:
-        for row in rows:
-            family.add_metric([row["tenant__tenant_id"]], round(max((now - row["last"]).total_seconds(), 0.0), 1))
-    except DatabaseError:
-        return []
-    return [family]
+        if database_up:
+            for gauges in _database_gauges:
+                yield from gauges()
 
 
 _SCRAPE_REGISTRY = CollectorRegistry(auto_describe=False)
-_SCRAPE_REGISTRY.register(RegistryCollector())
+_SCRAPE_REGISTRY.register(DatabaseCollector())
 
 
 def render_metrics() -> bytes:

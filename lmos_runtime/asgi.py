@@ -17,13 +17,13 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core import signals  # noqa: E402
 from django.db import close_old_connections, connections, reset_queries  # noqa: E402
 
-from agents.scheduler import start_embedded_sync  # noqa: E402
 from conversations.middleware import FAST_VIEW_SCOPE_KEY, fast_view  # noqa: E402
 from conversations.websocket_urls import websocket_urlpatterns  # noqa: E402
+from core.scheduler import start_embedded_scheduler  # noqa: E402
 
-# Without REDIS_URL there is no Celery beat: the web process syncs the registry itself.
+# Without REDIS_URL there is no Celery beat: the web process runs the schedule itself.
 if settings.EMBEDDED_SYNC:
-    start_embedded_sync()
+    start_embedded_scheduler()
 
 
 def _freeze_startup_objects() -> None:

@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: probes and /metrics answer before ALLOWED_HOSTS checks (probes use the pod IP).
-    "core.health.probes_middleware",
+    "core.probes.probes_middleware",
     "corsheaders.middleware.CorsMiddleware",
     # The chat API's hot endpoints skip the synchronous middleware below (see the module).
     "conversations.middleware.api_fast_path",
@@ -166,7 +166,7 @@ LMOS_TENANTS = env_list("LMOS_TENANTS")
 LMOS_SUBSETS = env_list("LMOS_SUBSETS", ["stable"])
 LMOS_NAMESPACE = env_str("LMOS_NAMESPACE")
 AGENT_SYNC_INTERVAL = env_float("AGENT_SYNC_INTERVAL", 30.0, minimum=1)
-# Without REDIS_URL (no Celery beat) the web process runs the sync on a timer itself.
+# Without REDIS_URL (no Celery beat) the web process runs the SCHEDULE below on a timer itself.
 EMBEDDED_SYNC = env_bool("EMBEDDED_SYNC", True)
 AGENT_TIMEOUT = env_float("AGENT_TIMEOUT", 30.0, minimum=0.01)
 AGENT_CONNECT_TIMEOUT = env_float("AGENT_CONNECT_TIMEOUT", 5.0, minimum=0.01)
@@ -282,24 +282,50 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE = {
-    "sync-agent-registry": {
+# One schedule of periodic jobs: Celery beat sends them to the workers when REDIS_URL is
+# set; without it the web process runs them itself on a timer (core/scheduler.py). A job
+# is a Celery task, named by its dotted path; a task switched off by its setting (learning,
+# retention) returns at once. `every`: seconds, or the name of the setting holding them.
+# `at_start`: the embedded timer also runs the job shortly after start-up (a web process
+# restarted more often than hourly would otherwise never purge).
+SCHEDULE = [
+    {
+        "name": "sync-agent-registry",
         "task": "agents.tasks.sync_all_tenants",
-        "schedule": AGENT_SYNC_INTERVAL,
-        "options": {"expires": AGENT_SYNC_INTERVAL},
+        "every": "AGENT_SYNC_INTERVAL",
+        "expires": True,
+        "at_start": True,
     },
-}
-if ROUTER_LEARN_FROM_TRAFFIC:
-    CELERY_BEAT_SCHEDULE["learn-routing-examples"] = {
+    {
+        "name": "learn-routing-examples",
         "task": "routing.tasks.learn_from_traffic",
-        "schedule": ROUTER_LEARN_INTERVAL,
-        "options": {"expires": ROUTER_LEARN_INTERVAL},
-    }
-if CONVERSATION_RETENTION_DAYS:
-    CELERY_BEAT_SCHEDULE["purge-conversations"] = {
+        "every": "ROUTER_LEARN_INTERVAL",
+        "expires": True,
+        "at_start": False,
+    },
+    {
+        "name": "purge-conversations",
         "task": "conversations.tasks.purge_old_conversations",
-        "schedule": 3600.0,
+        "every": 3600.0,
+        "expires": False,
+        "at_start": True,
+    },
+]
+
+
+def _seconds(every: float | str) -> float:
+    return float(globals()[every] if isinstance(every, str) else every)
+
+
+CELERY_BEAT_SCHEDULE = {
+    job["name"]: {
+        "task": job["task"],
+        "schedule": _seconds(job["every"]),
+        # A round still queued when the next is due is dropped, not run twice.
+        **({"options": {"expires": _seconds(job["every"])}} if job["expires"] else {}),
     }
+    for job in SCHEDULE
+}
 
 # --- Static files, i18n ---------------------------------------------------------------
 STATIC_URL = "static/"

@@ -19,7 +19,7 @@ the tenant's registry version, so every replica rebuilds its index once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -96,36 +96,25 @@ def select_examples(
     return {agent: texts for agent, texts in sorted(learned.items()) if texts}
 
 
+ObservationReader = Callable[[Channel, int], list[Observation]]
+_observation_reader: ObservationReader | None = None
+
+
+def read_observations_with(reader: ObservationReader) -> None:
+    """Set where the routed queries come from: `reader(channel, limit)` returns the channel's
+    recent decisions of LEARN_STRATEGIES, without fallback, whose turn the agent answered,
+    newest first. The conversations app, which stores the turns, sets it in its
+    AppConfig.ready (routing does not import conversations)."""
+    global _observation_reader
+    _observation_reader = reader
+
+
 def channel_observations(channel: Channel) -> list[Observation]:
-    """The channel's recent routing decisions that may teach (newest first), with their query."""
-    from conversations.models import Turn
-    from routing.models import RoutingDecision
-
-    decisions = RoutingDecision.objects.filter(
-        tenant_id=channel.tenant_id,
-        channel_id=channel.channel_id,
-        subset=channel.subset,
-        strategy__in=LEARN_STRATEGIES,
-        fallback=False,
-        turn__status=Turn.Status.COMPLETED,
-    ).exclude(chosen_agent="")
-    rows = decisions.order_by("-created_at", "-pk").values_list("chosen_agent", "candidates", "turn__messages")[
-        :LEARN_SCAN
-    ]
-    observations = []
-    for agent, candidates, messages in rows:
-        text = _query(messages)
-        if text:
-            observations.append(Observation(text=text, agent=agent, candidates=candidates or []))
-    return observations
-
-
-def _query(messages: object) -> str:
-    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
-        content = messages[-1].get("content")
-        if isinstance(content, str):
-            return content
-    return ""
+    """The channel's recent routing decisions that may teach (newest first), with their query;
+    none when no app supplies them."""
+    if _observation_reader is None:
+        return []
+    return _observation_reader(channel, LEARN_SCAN)
 
 
 def learn_channel(channel: Channel) -> int:

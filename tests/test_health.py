@@ -132,14 +132,14 @@ def test_probes_middleware_answers_probes_whatever_the_host():
     def pod() -> Client:  # a fresh client, since a client loads the middleware once
         return Client(HTTP_HOST="10.1.2.3:8081")
 
-    assert settings.MIDDLEWARE[0] == "core.health.probes_middleware"
+    assert settings.MIDDLEWARE[0] == "core.probes.probes_middleware"
     with override_settings(ALLOWED_HOSTS=["lmos.example.com"]):
         client = pod()
         assert client.get("/health/liveness").status_code == 200
         assert client.get("/health/readiness").status_code == 200
         assert client.get("/metrics").status_code == 200
         assert client.get("/admin/").status_code == 400
-        without = [m for m in settings.MIDDLEWARE if m != "core.health.probes_middleware"]
+        without = [m for m in settings.MIDDLEWARE if m != "core.probes.probes_middleware"]
         with override_settings(MIDDLEWARE=without):
             assert pod().get("/health/liveness").status_code == 400
 

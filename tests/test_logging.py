@@ -3,7 +3,6 @@ and credentials never reach a log line."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.logging import JsonFormatter, RedactingFilter, log_context, redact
+from core.logging import JsonFormatter, RedactingFilter, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,31 +67,6 @@ def test_json_lines_carry_the_context_passed_with_extra(capture):
         "agent": "billing-agent",
     }
     assert entries[1]["level"] == "ERROR" and "ValueError: boom" in entries[1]["exception"]
-
-
-def test_log_context_attaches_fields_to_every_record_in_the_block(capture):
-    log, stream = capture(JsonFormatter())
-    with log_context(tenant="acme", conversation_id="c-1", turn_id="t-1"):
-        log.info("routing")
-        with log_context(agent="billing-agent"):
-            log.info("calling agent", extra={"turn_id": "t-override"})
-    log.info("outside")
-    inside, nested, outside = lines(stream)
-    assert (inside["tenant"], inside["turn_id"], "agent" in inside) == ("acme", "t-1", False)
-    assert (nested["agent"], nested["turn_id"], nested["conversation_id"]) == ("billing-agent", "t-override", "c-1")
-    assert "tenant" not in outside
-
-
-async def test_log_context_does_not_leak_between_concurrent_turns(capture):
-    log, stream = capture(JsonFormatter())
-
-    async def turn(turn_id: str) -> None:
-        with log_context(turn_id=turn_id):
-            await asyncio.sleep(0.01)
-            log.info("done")
-
-    await asyncio.gather(*(turn(f"t-{i}") for i in range(5)))
-    assert sorted(entry["turn_id"] for entry in lines(stream)) == [f"t-{i}" for i in range(5)]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agents.models import Agent, SyncRun
-from agents.scheduler import start_embedded_sync, stop_embedded_sync
+from core.scheduler import start_embedded_scheduler, stop_embedded_scheduler
 from tests.support.registry_fakes import Behaviour, FakeOperator, routing_doc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,13 +122,13 @@ def test_embedded_scheduler_syncs_on_a_timer_without_redis(settings, tmp_path):
     settings.AGENT_SYNC_INTERVAL = 1.0
     settings.LMOS_TENANTS = []
     try:
-        start_embedded_sync()
-        start_embedded_sync()  # idempotent
+        start_embedded_scheduler()
+        start_embedded_scheduler()  # idempotent
         deadline = time.monotonic() + 10
         while SyncRun.objects.count() < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        stop_embedded_sync(timeout=10)
+        stop_embedded_scheduler(timeout=10)
 
     runs = list(SyncRun.objects.order_by("started_at"))
     assert len(runs) >= 2, "the timer should have synced at least twice in 10 s"
@@ -138,7 +138,7 @@ def test_embedded_scheduler_syncs_on_a_timer_without_redis(settings, tmp_path):
 
 def test_embedded_scheduler_stays_off_when_redis_runs_celery(settings):
     settings.REDIS_URL = "redis://127.0.0.1:6379/15"
-    start_embedded_sync()
-    from agents import scheduler
+    start_embedded_scheduler()
+    from core import scheduler
 
     assert scheduler._thread is None

@@ -211,18 +211,18 @@ def test_route_learn_command_learns_and_forgets():
 
 
 @pytest.mark.django_db
-def test_embedded_scheduler_learns_once_per_interval_when_enabled(settings):
-    from agents.scheduler import learn_if_due
+def test_the_scheduled_learning_job_learns_only_when_enabled(settings):
+    from core.scheduler import run_job
 
     tenant, channel = make_registry(agents={"order-agent": "o:1", "billing-agent": "b:1"})
     _decide(tenant, "where is my parcel", "order-agent", 0.8, 0.1)
-    settings.ROUTER_LEARN_INTERVAL = 100.0
+    (job,) = [job for job in settings.SCHEDULE if job["task"] == "routing.tasks.learn_from_traffic"]
+    assert job["every"] == "ROUTER_LEARN_INTERVAL" and not job["at_start"]
     settings.ROUTER_LEARN_FROM_TRAFFIC = False
-    assert learn_if_due(None, 1000.0) is None
-    settings.ROUTER_LEARN_FROM_TRAFFIC = True
-    assert learn_if_due(950.0, 1000.0) == 950.0  # not due yet
+    run_job(job)
     channel.refresh_from_db()
     assert channel.learned_examples == {}
-    assert learn_if_due(850.0, 1000.0) == 1000.0
+    settings.ROUTER_LEARN_FROM_TRAFFIC = True
+    run_job(job)
     channel.refresh_from_db()
     assert channel.learned_examples == {"order-agent": ["where is my parcel"]}
