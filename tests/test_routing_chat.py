@@ -73,6 +73,73 @@ async def test_explicit_agent_answer_carries_full_confidence_header_and_row(arc_
     assert decision.confidence == 1.0
 
 
+# --- follow-ups with the agent's last message in the history --------------------------------
+
+
+TELCO = {
+    "roaming-agent": (
+        "Helps customers who travel abroad: using the phone in other countries, roaming charges and travel passes.",
+        [
+            ("travel-pass", "Books a travel pass with extra data for a trip."),
+            ("roaming-charges", "Explains what calls and data cost abroad."),
+        ],
+    ),
+    "device-agent": (
+        "Sells phones and tablets and helps with broken devices: buying a new device, repairs and insurance.",
+        [
+            ("device-repair", "Arranges the repair of a broken phone, such as a cracked screen."),
+            ("buy-device", "Orders a new phone."),
+        ],
+    ),
+    "billing-agent": (
+        "Answers questions about bills and invoices: charges, payments and refunds of wrong charges.",
+        [("explain-bill", "Explains the charges on the customer's bill.")],
+    ),
+    "account-agent": (
+        "Manages the customer's account: login and password, personal details, SIM card and PIN.",
+        [("reset-password", "Resets the password of the customer's online account.")],
+    ),
+}
+OFFER = "Yes, your plan covers the EU. I can also add a travel pass with 10 GB for 9.99 euros. Would you like that?"
+FIRST = "I'm going to Spain next week, will my phone work there?"
+
+
+async def telco_channel(arc_agent) -> Tenant:
+    agent = await arc_agent()
+    return await channel({name: (agent.address, d, caps) for name, (d, caps) in TELCO.items()})
+
+
+async def test_short_reply_to_the_agents_offer_stays_with_the_current_agent(arc_agent):
+    await telco_channel(arc_agent)
+    first = await post(body(("user", FIRST), explicit="roaming-agent"), turn="t1")
+    assert first["x-agent-name"] == "roaming-agent"
+    for turn, reply in (("t2", "yes please"), ("t3", "the second one")):
+        response = await post(body(("user", FIRST), ("assistant", OFFER), ("user", reply)), turn=turn)
+        assert response.status_code == 200, response.content
+        assert response["x-agent-name"] == "roaming-agent", reply
+        assert response["x-routing-strategy"] == "follow-up"
+        assert float(response["x-routing-confidence"]) > 0
+    decision = await RoutingDecision.objects.aget(turn__turn_id="t3")
+    assert (decision.strategy, decision.chosen_agent) == ("follow-up", "roaming-agent")
+
+
+async def test_a_new_topic_after_a_thank_you_switches_agent(arc_agent):
+    await telco_channel(arc_agent)
+    await post(body(("user", FIRST), explicit="roaming-agent"), turn="t1")
+    answer = "Your plan includes EU roaming, so you can use your data as at home. Anything else I can help with?"
+    switch = "Thanks! Actually my screen is cracked, can you repair it?"
+    response = await post(body(("user", FIRST), ("assistant", answer), ("user", switch)), turn="t2")
+    assert response.status_code == 200, response.content
+    assert response["x-agent-name"] == "device-agent"
+    # The conversation's agent is now the device agent: a short answer to it stays there.
+    question = "A screen repair costs 129 euros. Shall I book it?"
+    again = await post(
+        body(("user", FIRST), ("assistant", answer), ("user", switch), ("assistant", question), ("user", "yes")),
+        turn="t3",
+    )
+    assert again["x-agent-name"] == "device-agent"
+
+
 # --- decisions in the admin ---------------------------------------------------------------
 
 

@@ -87,3 +87,65 @@ async def test_explicit_router_without_explicit_agent_carries_its_decision(setti
         await route_query(request=request_for("why is my bill so high"), router_type="explicit")
     assert caught.value.decision.strategy == "explicit"
     assert "no explicitAgent" in caught.value.decision.reason
+
+
+def test_agent_last_message_comes_from_the_client_or_the_stored_answer():
+    from routing.followup import agent_last_message
+
+    client = request_for("yes please")
+    client = RouteRequest(
+        query="yes please",
+        messages=[
+            {"role": "user", "content": "I'm going to Spain"},
+            {"role": "assistant", "content": "Shall I add a travel pass?"},
+            {"role": "user", "content": "yes please"},
+        ],
+        registry=client.registry,
+    )
+    assert agent_last_message(client) == "Shall I add a travel pass?"
+    stored = RouteRequest(
+        query="yes please",
+        messages=[{"role": "user", "content": "yes please"}],
+        registry=client.registry,
+        history=[{"query": "I'm going to Spain", "agent": "roaming-agent", "answer": {"content": "Want a pass?"}}],
+    )
+    assert agent_last_message(stored) == "Want a pass?"
+    unanswered = RouteRequest(
+        query="hello again",
+        messages=[{"role": "user", "content": "hello"}, {"role": "user", "content": "hello again"}],
+        registry=client.registry,
+    )
+    assert agent_last_message(unanswered) == ""
+
+
+async def test_short_answer_to_the_agents_question_stays_even_when_it_reads_as_another_agents_topic():
+    request = RouteRequest(
+        query="by credit card",
+        messages=[
+            {"role": "user", "content": "I want to buy a new phone"},
+            {"role": "assistant", "content": "Your phone is in the basket. How would you like to pay?"},
+            {"role": "user", "content": "by credit card"},
+        ],
+        registry=registry(),
+        current_agent="order-agent",
+    )
+    decision = await route_query(request=request, router_type="vector")
+    assert (decision.strategy, decision.agent) == ("follow-up", "order-agent")
+
+
+async def test_a_long_message_about_another_agent_switches():
+    request = RouteRequest(
+        query="Thanks, that's all for the phone. I forgot my password and cannot log in to my account",
+        messages=[
+            {"role": "user", "content": "I want to buy a new phone"},
+            {"role": "assistant", "content": "Your phone is ordered. Anything else?"},
+            {
+                "role": "user",
+                "content": "Thanks, that's all for the phone. I forgot my password and cannot log in to my account",
+            },
+        ],
+        registry=registry(),
+        current_agent="order-agent",
+    )
+    decision = await route_query(request=request, router_type="vector")
+    assert decision.agent == "account-agent"
