@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import partial
+
 from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin
@@ -12,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from agents.models import Channel
 from core.errors import AgentNotFound
 from routing.models import RoutingDecision
+from routing.overview import overview_view
 
 
 def candidates_table(candidates: list[dict]) -> str:
@@ -134,6 +137,7 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
     def get_urls(self):
         extra = [
             path("test-routing/", self.admin_site.admin_view(self.test_routing_view), name="routing_test_routing"),
+            path("overview/", self.admin_site.admin_view(partial(overview_view, self)), name="routing_overview"),
         ]
         return extra + super().get_urls()
 
