@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8081
 
-.PHONY: run install glossary model test lint format bench migrate demo-agents clean
+.PHONY: run install glossary model test lint format bench migrate demo-agents browser clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ demo-agents: install
 
 test: install model
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser test (tests/test_browser.py; Playwright's own browser
+# download is not used). Without it that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 || \
+		echo "chromium could not be installed: the browser test will be skipped"
 
 lint: install
 	$(VENV)/bin/ruff check .
