@@ -39,9 +39,20 @@ class TestRoutingForm(forms.Form):
     )
     current_agent = forms.CharField(required=False, help_text="optional: the conversation's current agent")
     previous_query = forms.CharField(required=False, help_text="optional: the previous user message")
+    agent_message = forms.CharField(
+        required=False, help_text="optional: what the agent said last (its question or offer)"
+    )
 
 
-def route_for_admin(*, channel: Channel, query: str, router: str | None, current_agent: str = "", previous: str = ""):
+def route_for_admin(
+    *,
+    channel: Channel,
+    query: str,
+    router: str | None,
+    current_agent: str = "",
+    previous: str = "",
+    agent_message: str = "",
+):
     """Route `query` as a turn would, without writing anything: (decision or error, every
     agent's vector score)."""
     from agents.selectors import channel_registry
@@ -53,6 +64,8 @@ def route_for_admin(*, channel: Channel, query: str, router: str | None, current
     if registry is None or not registry.agents:
         return None, "No agents are installed in this channel.", []
     messages = [{"role": "user", "content": previous}] if previous else []
+    if agent_message:
+        messages.append({"role": "assistant", "content": agent_message})
     request = RouteRequest(
         query=query,
         messages=[*messages, {"role": "user", "content": query}],
@@ -62,7 +75,7 @@ def route_for_admin(*, channel: Channel, query: str, router: str | None, current
     try:
         decision, error = async_to_sync(route_query)(request=request, router_type=router or None), ""
     except AgentNotFound as exc:
-        decision, error = None, exc.message
+        decision, error = exc.decision, exc.message
     (ranking,) = async_to_sync(rank)(registry, [query])
     return decision, error, ranking.scores
 
@@ -157,6 +170,7 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
                 router=data["router"],
                 current_agent=data["current_agent"],
                 previous=data["previous_query"],
+                agent_message=data["agent_message"],
             )
             result = {
                 "decision": decision,

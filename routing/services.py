@@ -11,6 +11,7 @@ from django.conf import settings
 
 from core.errors import AgentNotFound
 from routing.base import Candidate, Decision, RouteRequest
+from routing.strategies.llm import LLM_CONFIDENCE
 
 log = logging.getLogger("routing")
 
@@ -19,13 +20,11 @@ log = logging.getLogger("routing")
 FOLLOW_UP_STRATEGIES = {"vector", "hybrid"}
 
 # The confidence of a decision whose strategy reports none. The vector router computes its
-# own (calibrated, routing/vector); a follow-up reports routing/followup.py's; a fallback
+# own (calibrated, routing/vector); a follow-up reports routing/followup.py's; the LLM
+# router its measured accuracy (routing/strategies/llm.py); a fallback
 # agent or a clarification reports the strategy's confidence that no agent fits (0.0 when
 # nothing was judged, e.g. the LLM was down).
 EXPLICIT_CONFIDENCE = 1.0  # the client named the agent, or the channel has only one
-# The LLM router gives no score: its measured accuracy stands in (gpt-4o-mini, lmos-router
-# test set, llm_prediction.csv: 0.964).
-LLM_CONFIDENCE = 0.96
 STRATEGY_CONFIDENCE = {"explicit": EXPLICIT_CONFIDENCE, "llm": LLM_CONFIDENCE}
 
 

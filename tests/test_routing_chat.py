@@ -176,3 +176,14 @@ async def test_admin_turn_links_to_its_decision_and_list_filters_no_agent(arc_ag
 
     assert await listed("none") == {""}
     assert await listed("agent") == {"order-agent"}
+
+
+def test_admin_test_routing_page_reads_the_agents_last_message(admin_client):
+    _make_channel({name: ("x.local:8080", d, caps) for name, (d, caps) in TELCO.items()})
+    channel_pk = Channel.objects.get(channel_id="web").pk
+    form = {"channel": channel_pk, "query": "yes please", "router": "vector", "current_agent": "roaming-agent"}
+    response = admin_client.post("/admin/routing/routingdecision/test-routing/", {**form, "agent_message": OFFER})
+    assert response.status_code == 200
+    assert response.context["result"]["decision"].agent == "roaming-agent"
+    assert response.context["result"]["decision"].strategy == "follow-up"
+    assert RoutingDecision.objects.count() == 0
