@@ -17,6 +17,10 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from routing.evaluation import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTER = "vector"
@@ -112,23 +116,44 @@ HEADERS = [
 
 
 def suite_table(names: list[str] | None = None, directory: str | None = None, router: str = ROUTER) -> str:
-    """Route every present suite's test split under each registry variant; the table as markdown."""
+    """Route every present suite's test split under each registry variant; the table as
+    markdown, then German against English on the rows that have both."""
     from benchmarks.results import table
     from benchmarks.suites import SUITES, load_suites
     from routing.evaluation import report, route_rows
 
     rows = []
+    routed: dict[tuple[str, str], dict[str, Outcome]] = {}  # (suite, variant) -> text -> outcome
     for suite in load_suites(names or SUITES, directory):
         for variant in suite.registry_files:
-            outcomes, latencies = asyncio.run(
-                route_rows([*suite.test, *suite.repeats], suite.registry(variant), router=router)
-            )
+            texts = [*suite.test, *suite.repeats]
+            outcomes, latencies = asyncio.run(route_rows(texts, suite.registry(variant), router=router))
+            routed[suite.name, variant] = {row.text: outcome for row, outcome in zip(texts, outcomes, strict=True)}
             n = len(suite.test)
             rows.append(
                 _row(suite.name, variant, report(outcomes[:n], latencies[:n]), report(outcomes[n:], latencies[n:]))
             )
             print(table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)
-    return table(HEADERS, rows)
+    return table(HEADERS, rows) + _parallel(routed)
+
+
+def _parallel(routed: dict[tuple[str, str], dict[str, Outcome]]) -> str:
+    """German against English accuracy on the test rows that have both texts (the same queries)."""
+    from benchmarks.suites import DATA, read_parallel
+    from routing.evaluation import accuracy, shown
+
+    pairs = read_parallel(DATA / "german-test.csv")
+    lines = []
+    for variant in ("descriptions", "5-examples"):
+        de_routed, en_routed = routed.get(("german", variant)), routed.get(("german-en", variant))
+        if de_routed and en_routed:
+            de = accuracy([de_routed[german.text] for german, _ in pairs])
+            en = accuracy([en_routed[english.text] for _, english in pairs])
+            gap = f"{(en - de) * 100:+.1f}" if de is not None and en is not None else "n/a"
+            lines.append(f"- {variant}: German {shown(de)}, English {shown(en)} (English ahead by {gap} points)")
+    if not lines:
+        return ""
+    return f"\n\nGerman against English on the {len(pairs)} test rows that have both texts:\n" + "\n".join(lines)
 
 
 def budgets(directory: str | None = None) -> list[str]:
@@ -162,6 +187,10 @@ def budgets(directory: str | None = None) -> list[str]:
         )
     else:
         lines.append(f"- model load and RSS probe failed: {probe.stderr.strip()[-300:]}")
+    lines.append(
+        f"- load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(latencies grow with it: compare them within one run)"
+    )
     return lines
 
 

@@ -133,6 +133,17 @@ def read_german(path: Path, *, english: bool = False, sets: Iterable[str] | None
     ]
 
 
+def read_parallel(path: Path) -> list[tuple[Row, Row]]:
+    """(German row, English row) for each row of a benchmarks/data/german-*.csv that has both texts."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    return [
+        (Row(r["text"].strip(), r["agent"].strip()), Row(r["english"].strip(), r["agent"].strip()))
+        for r in records
+        if r["text"].strip() and r["english"].strip()
+    ]
+
+
 def _german(root: Path, *, english: bool) -> Suite:
     try:
         lmos = _lmos_router(root)

@@ -166,6 +166,16 @@ def coverage_accuracy(outcomes: Sequence[Outcome], coverage: float = COVERAGE) -
     return accuracy([outcomes[i] for i in order])
 
 
+def deferral(outcomes: Sequence[Outcome], below: float) -> tuple[float | None, float | None]:
+    """Hybrid's split at a confidence threshold: (the share of rows with confidence below
+    `below`, which would go to the LLM; the accuracy on the rows the vector router keeps).
+    (None, None) when a decision carries no confidence."""
+    if not outcomes or any(o.confidence is None for o in outcomes):
+        return None, None
+    kept = [o for o in outcomes if o.confidence >= below]  # type: ignore[operator]
+    return 1 - len(kept) / len(outcomes), accuracy(kept)
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The nearest-rank q-th percentile (0-100); None for no values."""
     if not values:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from benchmarks.suites import DATA, load_suite, load_suites, read_german, split_repeats
+from benchmarks.suites import DATA, load_suite, load_suites, read_german, read_parallel, split_repeats
 from routing.evaluation import (
     Outcome,
     Row,
@@ -22,6 +22,7 @@ from routing.evaluation import (
     accuracy,
     auroc,
     coverage_accuracy,
+    deferral,
     in_scope_accuracy,
     macro_f1,
     metrics,
@@ -203,6 +204,20 @@ def test_coverage_accuracy_keeps_the_most_confident_rows():
     assert coverage_accuracy([Outcome("a", "a"), Outcome("a", "b")]) is None
 
 
+def test_deferral_splits_at_the_confidence_threshold():
+    outcomes = [
+        Outcome("a", "a", confidence=0.95),
+        Outcome("a", "b", confidence=0.9),
+        Outcome("b", "b", confidence=0.5),
+        Outcome("b", "a", confidence=0.4),
+    ]
+    share, kept = deferral(outcomes, below=0.8)
+    assert share == 0.5 and kept == 0.5
+    assert deferral(outcomes, below=0.0) == (0.0, 0.5)
+    assert deferral(outcomes, below=1.0) == (1.0, None)
+    assert deferral([Outcome("a", "a")], below=0.5) == (None, None)
+
+
 def test_metrics_without_scores_say_n_a_not_crash():
     result = report([Outcome("a", "a"), Outcome("", "")], [1.0, 2.0])
     assert result["auroc"] is None and result["coverage_accuracy"] is None
@@ -294,6 +309,9 @@ def test_german_sets_load_from_csv_with_their_english_originals():
     assert len(off_topic) == 20 and all(r.agent == "" for r in off_topic)
     assert len(read_german(DATA / "german-test.csv", sets=["off-topic"], english=True)) == 16
     assert all(r.text for r in test_de)
+    pairs = read_parallel(DATA / "german-test.csv")
+    assert len(pairs) == 220 + 66 + 16
+    assert all(de.agent == en.agent and de.text != en.text for de, en in pairs)
 
 
 @pytest.mark.django_db
