@@ -45,7 +45,7 @@ ENCODE_BATCH = 32
 # and "me", "um" "about", "round", "at" (its "um ... zu" is "to"), "was" "what" last, and
 # the encoder cannot tell these apart from the word alone. Fitted on nothing: the common
 # pronouns, articles, prepositions, conjunctions, question words and auxiliaries. With
-# them, benchmarks/german_dev.py routes 0.864 / 1.000 instead of 0.848 / 0.985
+# them, the 66 `dev` renderings of benchmarks/data/german-fit.csv route 0.864 / 1.000 instead of 0.848 / 0.985
 # (descriptions only / 5 examples).
 FUNCTION_WORDS = {
     "ich": "I", "mich": "me", "mir": "me", "du": "you", "dich": "you", "dir": "you", "er": "he", "es": "it",
@@ -67,7 +67,7 @@ FUNCTION_WORDS = {
     "möchte": "would like", "will": "want", "wollen": "want", "soll": "should", "wird": "will", "wurde": "was",
     # The other persons of the modals and auxiliaries, and "wissen", conjugated like a modal: the
     # dictionary's "weiß" is "white" first, and USE kept it in "Ich weiß nicht, wie ..." ("I white
-    # not, how ..."). With these, the 286 fitted German renderings (GERMAN_DEV + GERMAN_FIT)
+    # not, how ..."). With these, the 286 fitted German renderings (german-fit.csv, dev + fit)
     # route 0.941 instead of 0.927 with descriptions only, 0.990 instead of 0.993 with 5 examples;
     # all of it from "wissen", the rest changes no query.
     "weiß": "know", "weißt": "know", "wisst": "know", "wissen": "know",
