@@ -1,14 +1,10 @@
 """The conversation service: one turn from request to stored answer.
 
-registry lookup → router → agent call → persist Turn, RoutingDecision, Conversation.
+registry lookup → router → agent call → stored turn, routing decision and conversation.
 
-Idempotency is settled in the database: (conversation, turn id) is unique, and the first
-request inserts a pending row. A retry of a completed turn replays the stored answer; a
-concurrent duplicate waits for the pending row to settle; a retry of a failed turn claims
-it again with a conditional UPDATE that exactly one request wins.
-
-Database work happens in short synchronous blocks run in a thread, each closing its
-connection, so no connection is held while the agent (or an LLM) is awaited.
+How a turn is claimed, stored and read back (idempotency included) belongs to the turn
+store, `conversations.turns`; this module only calls its API. No database connection is
+held while the agent (or an LLM) is awaited.
 """
 
 from __future__ import annotations
@@ -22,28 +18,22 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.auth import api_key_authorize
 from agents.client import EVENT, INTERMEDIATE_MESSAGE, AgentCall, AgentReply, agent_stream
 from agents.models import Tenant
-from agents.selectors import channel_registry, channel_registry_cached, registry_for_turn
-from agents.services import registry_note_traffic
+from agents.selectors import registry_for_turn
 from agents.specs import AgentSpec, ChannelRegistry
-from conversations import pg_turns
-from conversations.models import Conversation, Turn
-from core import errors, metrics, pg
-from core.db import db
+from conversations import turns
+from conversations.models import Conversation
+from core import errors, metrics
 from routing.base import Decision, RouteRequest
-from routing.services import decision_fields, decision_row, route_query
+from routing.services import route_query
 
 log = logging.getLogger("conversations.turn")
-
-T = TypeVar("T")
 
 HISTORY_TURNS = 10
 _ERRORS_BY_CODE: dict[str, type[errors.RuntimeApiError]] = {
@@ -101,41 +91,6 @@ class TurnOutcome:
     events: list[dict[str, Any]] = field(default_factory=list)  # the agent's EVENT results
 
 
-@dataclass
-class _Claim:
-    """What the first database block decided."""
-
-    action: str  # proceed | replay | wait
-    tenant: Tenant
-    turn_pk: int
-    conversation_pk: int
-    conversation_id: str = ""
-    current_agent: str = ""
-    history: list[dict[str, str]] = field(default_factory=list)
-    stored: dict[str, Any] = field(default_factory=dict)
-    # Read in the same database block when already known (saves a round trip per turn).
-    registry: ChannelRegistry | None = None
-
-
-def _stale_after() -> timedelta:
-    # Longer than any attempt can take: registry fetch + routing (LLM) + the agent.
-    return timedelta(
-        seconds=settings.AGENT_TIMEOUT + settings.AGENT_REGISTRY_TIMEOUT + 2 * settings.OPENAI_API_TIMEOUT + 30
-    )
-
-
-def _stored_result(turn: Turn) -> dict[str, Any]:
-    return {
-        "status": turn.status,
-        "answer": turn.answer,
-        "agent": turn.agent_name,
-        "strategy": turn.routing_strategy,
-        "error_code": turn.error_code,
-        "error_message": turn.error_message,
-        "agent_messages": turn.agent_messages,
-    }
-
-
 def _stored_request(turn_in: TurnInput) -> dict[str, Any]:
     return {
         "systemContext": {"channelId": turn_in.channel_id, "contextParams": turn_in.system_params},
@@ -145,179 +100,26 @@ def _stored_request(turn_in: TurnInput) -> dict[str, Any]:
     }
 
 
-def _turn_claim(turn_in: TurnInput) -> _Claim:
-    if settings.REQUIRE_API_KEYS:
-        api_key_authorize(tenant_id=turn_in.tenant_id, authorization=turn_in.authorization)
-    tenant = registry_note_traffic(tenant_id=turn_in.tenant_id, subset=turn_in.subset)
-    conversation, new_conversation = Conversation.objects.get_or_create(
-        tenant=tenant,
+def _claim_request(turn_in: TurnInput) -> turns.ClaimRequest:
+    return turns.ClaimRequest(
+        tenant_id=turn_in.tenant_id,
         conversation_id=turn_in.conversation_id,
-        defaults={"channel_id": turn_in.channel_id, "subset": turn_in.subset, "user_id": turn_in.user_id},
+        turn_id=turn_in.turn_id,
+        channel_id=turn_in.channel_id,
+        subset=turn_in.subset,
+        user_id=turn_in.user_id,
+        request_hash=turn_in.request_hash,
+        messages=turn_in.messages,
+        request=_stored_request(turn_in),
+        authorization=turn_in.authorization,
+        require_key=settings.REQUIRE_API_KEYS,
+        history_turns=HISTORY_TURNS,
     )
-    request_hash = turn_in.request_hash
-    try:
-        with transaction.atomic():
-            turn = Turn.objects.create(
-                tenant=tenant,
-                conversation=conversation,
-                turn_id=turn_in.turn_id,
-                request_hash=request_hash,
-                channel_id=turn_in.channel_id,
-                subset=turn_in.subset,
-                messages=turn_in.messages,
-                request=_stored_request(turn_in),
-            )
-        action = "proceed"
-    except IntegrityError:
-        turn = Turn.objects.get(tenant=tenant, conversation=conversation, turn_id=turn_in.turn_id)
-        if turn.request_hash != request_hash:
-            raise errors.TurnConflict(
-                f"Turn {turn_in.turn_id!r} of conversation {turn_in.conversation_id!r} was sent before with a "
-                "different body"
-            ) from None
-        action = _retry_action(turn)
-    claim = _Claim(
-        action=action,
-        tenant=tenant,
-        turn_pk=turn.pk,
-        conversation_pk=conversation.pk,
-        conversation_id=conversation.conversation_id,
-    )
-    if action == "replay":
-        claim.stored = _stored_result(turn)
-        return claim
-    if action == "proceed":
-        claim.registry = channel_registry(tenant=tenant, channel_id=turn_in.channel_id, subset=turn_in.subset)
-    if action == "proceed" and not new_conversation:
-        claim.current_agent = conversation.current_agent
-        previous = (
-            Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
-            .exclude(pk=turn.pk)
-            .order_by("-created_at", "-id")
-            .values_list("messages", "agent_name")[:HISTORY_TURNS]
-        )
-        claim.history = [
-            {"query": (msgs[-1].get("content", "") if msgs else ""), "agent": agent}
-            for msgs, agent in reversed(previous)
-        ]
-    return claim
-
-
-def _retry_action(turn: Turn) -> str:
-    """What a request with the same turn id and body does with the existing row."""
-    if turn.status == Turn.Status.COMPLETED:
-        return "replay"
-    now = timezone.now()
-    if turn.status == Turn.Status.PENDING:
-        if turn.started_at > now - _stale_after():
-            return "wait"
-        # Abandoned by a crashed process: take it over, unless someone else just did.
-        claimed = Turn.objects.filter(pk=turn.pk, status=Turn.Status.PENDING, started_at=turn.started_at)
-    else:
-        claimed = Turn.objects.filter(pk=turn.pk, status=turn.status)
-    won = claimed.update(
-        status=Turn.Status.PENDING, started_at=now, attempts=turn.attempts + 1, error_code="", error_message=""
-    )
-    return "proceed" if won == 1 else "wait"
-
-
-def _turn_poll(tenant: Tenant, turn_pk: int) -> dict[str, Any]:
-    return _stored_result(Turn.objects.get(tenant=tenant, pk=turn_pk))
-
-
-def _settled(
-    *,
-    status: str,
-    started: float,
-    decision: Decision | None,
-    outcome: TurnOutcome | None,
-    error: errors.RuntimeApiError | None,
-) -> dict[str, Any]:
-    """The turn's columns once an attempt ends (either storage path writes these)."""
-    fields: dict[str, Any] = {
-        "status": status,
-        "latency_ms": (time.perf_counter() - started) * 1000,
-        "routing_strategy": decision.strategy if decision else "",
-        "agent_name": (decision.agent or "") if decision else "",
-        "error_code": error.error_code if error else "",
-        "error_message": error.message[:2000] if error else "",
-    }
-    if outcome is not None:
-        fields.update(answer=outcome.answer, agent_messages=outcome.messages)
-    return fields
-
-
-def _turn_finish(
-    *,
-    claim: _Claim,
-    settled: dict[str, Any],
-    decision: Decision | None,
-    registry: ChannelRegistry | None,
-    current_agent: str,
-) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk).update(**settled, completed_at=now)
-        if decision is not None:
-            decision_row(
-                decision=decision,
-                tenant=claim.tenant,
-                turn=Turn(pk=claim.turn_pk),
-                conversation_id=claim.conversation_id,
-                registry=registry,
-            ).save()
-        if current_agent:
-            Conversation.objects.filter(tenant=claim.tenant, pk=claim.conversation_pk).update(
-                current_agent=current_agent, updated_at=now
-            )
-
-
-_orm_claim = db(_turn_claim)
-_poll = db(_turn_poll)
-_orm_finish = db(_turn_finish)
-
-
-async def _claim(turn_in: TurnInput) -> _Claim:
-    """The claim: on PostgreSQL as plain SQL on the event loop for the common case, else
-    (SQLite, a new tenant or subset, a retried turn id) the ORM block in a thread."""
-    if pg.available():
-        row = await pg_turns.turn_claim(
-            tenant_id=turn_in.tenant_id,
-            conversation_id=turn_in.conversation_id,
-            turn_id=turn_in.turn_id,
-            channel_id=turn_in.channel_id,
-            subset=turn_in.subset,
-            user_id=turn_in.user_id,
-            request_hash=turn_in.request_hash,
-            messages=turn_in.messages,
-            request=_stored_request(turn_in),
-            history_turns=HISTORY_TURNS,
-            authorization=turn_in.authorization,
-            require_key=settings.REQUIRE_API_KEYS,
-        )
-        if row is not None:
-            tenant = Tenant(pk=row.tenant_pk, tenant_id=turn_in.tenant_id, registry_version=row.registry_version)
-            return _Claim(
-                action="proceed",
-                tenant=tenant,
-                turn_pk=row.turn_pk,
-                conversation_pk=row.conversation_pk,
-                conversation_id=turn_in.conversation_id,
-                current_agent=row.current_agent,
-                history=row.history,
-                registry=channel_registry_cached(
-                    tenant_pk=row.tenant_pk,
-                    registry_version=row.registry_version,
-                    channel_id=turn_in.channel_id,
-                    subset=turn_in.subset,
-                ),
-            )
-    return await _orm_claim(turn_in)
 
 
 async def _finish(
     *,
-    claim: _Claim,
+    claim: turns.Claim,
     status: str,
     started: float,
     decision: Decision | None,
@@ -325,58 +127,36 @@ async def _finish(
     outcome: TurnOutcome | None = None,
     error: errors.RuntimeApiError | None = None,
 ) -> None:
-    """Store how the attempt ended: plain SQL on the event loop on PostgreSQL, else the
-    ORM block in a thread."""
-    settled = _settled(status=status, started=started, decision=decision, outcome=outcome, error=error)
-    completed = status == Turn.Status.COMPLETED and decision is not None and decision.agent
-    current_agent = decision.agent if completed else ""
-    if not pg.available():
-        await _orm_finish(
-            claim=claim, settled=settled, decision=decision, registry=registry, current_agent=current_agent
-        )
-        return
-    await pg_turns.turn_finish(
-        tenant_pk=claim.tenant.pk,
-        turn_pk=claim.turn_pk,
-        conversation_pk=claim.conversation_pk,
-        conversation_id=claim.conversation_id,
-        settled=settled,
-        decision=decision_fields(decision=decision, registry=registry) if decision else None,
-        current_agent=current_agent,
+    await turns.turn_finish(
+        claim=claim,
+        settled=turns.Settled(
+            status=status,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            decision=decision,
+            registry=registry,
+            answer=outcome.answer if outcome else None,
+            agent_messages=outcome.messages if outcome else None,
+            error_code=error.error_code if error else "",
+            error_message=error.message if error else "",
+        ),
     )
 
 
-def _raise_stored_error(stored: dict[str, Any]) -> None:
-    cls = _ERRORS_BY_CODE.get(stored["error_code"], errors.RuntimeApiError)
-    raise cls(stored["error_message"] or None)
-
-
-def _outcome_from_stored(stored: dict[str, Any], turn_id: str) -> TurnOutcome:
+def _outcome_from_stored(stored: turns.StoredTurn, turn_id: str) -> TurnOutcome:
+    """The answer of a settled turn, or its error raised again."""
+    if stored.status == turns.CANCELLED:
+        raise errors.AgentClientError("The first request for this turn was cancelled; retry it")
+    if stored.status != turns.COMPLETED:
+        cls = _ERRORS_BY_CODE.get(stored.error_code, errors.RuntimeApiError)
+        raise cls(stored.error_message or None)
     return TurnOutcome(
-        answer=stored["answer"],
-        agent=stored["agent"],
-        strategy=stored["strategy"],
+        answer=stored.answer or {},
+        agent=stored.agent,
+        strategy=stored.strategy,
         turn_id=turn_id,
         replayed=True,
-        messages=stored.get("agent_messages") or [],
+        messages=stored.agent_messages,
     )
-
-
-async def _wait_for(claim: _Claim, turn_id: str) -> TurnOutcome:
-    """A duplicate of a turn in progress: wait for the first request's result."""
-    deadline = time.monotonic() + _stale_after().total_seconds()
-    delay = 0.02
-    while time.monotonic() < deadline:
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
-        stored = await _poll(claim.tenant, claim.turn_pk)
-        if stored["status"] == Turn.Status.COMPLETED:
-            return _outcome_from_stored(stored, turn_id)
-        if stored["status"] in (Turn.Status.FAILED, Turn.Status.CANCELLED):
-            if stored["status"] == Turn.Status.CANCELLED:
-                raise errors.AgentClientError("The first request for this turn was cancelled; retry it")
-            _raise_stored_error(stored)
-    raise errors.AgentTimeout("The first request for this turn did not finish in time")
 
 
 def _agent_call(turn_in: TurnInput, agent: AgentSpec) -> AgentCall:
@@ -471,12 +251,10 @@ async def _route(request: RouteRequest) -> Decision:
 
 async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
     started = time.perf_counter()
-    claim = await _claim(turn_in)
+    claim = await turns.turn_claim(request=_claim_request(turn_in))
     if claim.action != "proceed":
-        if claim.action == "replay":
-            outcome = _outcome_from_stored(claim.stored, turn_in.turn_id)
-        else:
-            outcome = await _wait_for(claim, turn_in.turn_id)
+        stored = claim.stored if claim.action == "replay" else await turns.turn_wait(claim=claim)
+        outcome = _outcome_from_stored(stored, turn_in.turn_id)
         for message in outcome.messages or [outcome.answer]:
             yield _message_event({"anonymizationEntities": None, **message})
         yield TurnEvent("done", outcome=outcome)
@@ -493,16 +271,21 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
             registry = await registry_for_turn(
                 tenant=claim.tenant, channel_id=turn_in.channel_id, subset=turn_in.subset
             )
-        decision = await _route(
-            RouteRequest(
-                query=turn_in.query,
-                messages=turn_in.messages,
-                registry=registry,
-                explicit_agent=turn_in.explicit_agent or None,
-                current_agent=claim.current_agent or None,
-                history=claim.history,
+        try:
+            decision = await _route(
+                RouteRequest(
+                    query=turn_in.query,
+                    messages=turn_in.messages,
+                    registry=registry,
+                    explicit_agent=turn_in.explicit_agent or None,
+                    current_agent=claim.current_agent or None,
+                    history=claim.history,
+                )
             )
-        )
+        except errors.AgentNotFound as exc:
+            # Every decision is stored, "no agent" too: with the failed turn.
+            decision = exc.decision or Decision(strategy=settings.ROUTER_TYPE, agent=None, reason=exc.message)
+            raise
         if decision.clarification is not None:
             answer = {"content": decision.clarification, "anonymizationEntities": None}
             outcome = TurnOutcome(
@@ -536,7 +319,7 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
             )
         await _finish(
             claim=claim,
-            status=Turn.Status.COMPLETED,
+            status=turns.COMPLETED,
             started=started,
             decision=decision,
             registry=registry,
@@ -554,7 +337,7 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
         yield TurnEvent("done", outcome=outcome)
     except errors.RuntimeApiError as exc:
         if not finished:
-            await _fail(claim, turn_in, Turn.Status.FAILED, exc, started, decision, registry)
+            await _fail(claim, turn_in, turns.FAILED, exc, started, decision, registry)
             log.info("turn failed: %s", exc.error_code, extra=_log_extra(turn_in, error_code=exc.error_code))
             if isinstance(exc, errors.AgentClientError):
                 metrics.agent_error(kind=exc.kind)
@@ -566,17 +349,17 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
             gone = errors.RuntimeApiError("The client went away before the turn completed")
             gone.error_code = "CANCELLED"
             # Shielded: the task is being cancelled, but the turn must still be stored so.
-            await asyncio.shield(_fail(claim, turn_in, Turn.Status.CANCELLED, gone, started, decision, registry))
+            await asyncio.shield(_fail(claim, turn_in, turns.CANCELLED, gone, started, decision, registry))
         raise
     except Exception as exc:
         error = errors.unexpected_error(exc)
         if not finished:
-            await _fail(claim, turn_in, Turn.Status.FAILED, error, started, decision, registry)
+            await _fail(claim, turn_in, turns.FAILED, error, started, decision, registry)
         raise error from exc
 
 
 async def _fail(
-    claim: _Claim,
+    claim: turns.Claim,
     turn_in: TurnInput,
     status: str,
     error: errors.RuntimeApiError,

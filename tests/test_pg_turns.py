@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from agents.models import RegistryTarget
-from conversations import pg_turns
 from conversations.models import Conversation, Turn
+from conversations.turns import _pg as pg_turns
 from core import pg
 from tests.factories import make_registry
 
@@ -67,7 +67,7 @@ def test_the_claim_reads_only_the_conversations_rows_in_a_large_tenant():
             "request": "{}",
             "limit": 10,
         }
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + pg_turns._CLAIM, args)
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + pg_turns.CLAIM, args)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
