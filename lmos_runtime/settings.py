@@ -208,7 +208,9 @@ ROUTER_GLOSSARY = env_file("ROUTER_GLOSSARY", str(BASE_DIR / "var" / "glossary" 
 # model`): faster and smaller than the packaged model, which is used when this file is
 # missing (with a log line) or the setting is "off".
 ROUTER_MINILM_MODEL = env_file("ROUTER_MINILM_MODEL", str(BASE_DIR / "var" / "models" / "minilm-l6-int8.onnx"))
-ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", 0.20, minimum=-1.0, maximum=1.0)
+# Unset: each channel's threshold is calibrated at index build against off-topic messages
+# (routing/vector/_calibration.py); a number: that relevance threshold for every channel.
+ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", None, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.
 ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
@@ -217,12 +219,6 @@ ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
 ROUTER_LEARN_FROM_TRAFFIC = env_bool("ROUTER_LEARN_FROM_TRAFFIC", False)
 ROUTER_LEARN_INTERVAL = env_float("ROUTER_LEARN_INTERVAL", 3600.0, minimum=10.0)
 ROUTER_LEARN_MAX_PER_AGENT = env_int("ROUTER_LEARN_MAX_PER_AGENT", 100, minimum=1)
-# The threshold of a channel whose agents have examples, declared or learned (and that sets
-# no threshold of its own): more texts per agent lift every query's best score, off-topic
-# ones included. The old name, from when only learned examples counted, still works.
-ROUTER_VECTOR_THRESHOLD_EXAMPLES = env_float(
-    "ROUTER_VECTOR_THRESHOLD_EXAMPLES", 0.30, minimum=-1.0, maximum=1.0, aliases=["ROUTER_VECTOR_THRESHOLD_LEARNED"]
-)
 
 # --- Limits and security --------------------------------------------------------------
 REQUIRE_API_KEYS = env_bool("REQUIRE_API_KEYS", False)

@@ -16,7 +16,7 @@ from routing.learning import Observation, forget, learn_channel, select_examples
 from routing.models import RoutingDecision
 from routing.services import route_query
 from tests.factories import make_registry
-from tests.test_routing_vector import AGENTS, request_for, small_registry
+from tests.test_routing_vector import request_for, small_registry
 
 
 def obs(text: str, agent: str, best: float, second: float, top: str | None = None) -> Observation:
@@ -177,19 +177,15 @@ def test_learning_task_runs_only_when_enabled(settings):
     assert channel.learned_examples == {"order-agent": ["where is my parcel"]}
 
 
-def test_a_channel_whose_agents_have_examples_uses_the_examples_threshold_unless_it_sets_its_own(settings):
+def test_a_channel_threshold_overrides_the_calibrated_one_and_the_setting_overrides_it_for_all(settings):
     from routing.vector import Gate
 
+    settings.ROUTER_VECTOR_THRESHOLD = None
+    assert Gate.for_registry(small_registry()).threshold is None  # the registry's calibrated one
+    assert Gate.for_registry(small_registry(vector_threshold=0.25)).threshold == 0.25
     settings.ROUTER_VECTOR_THRESHOLD = 0.22
-    settings.ROUTER_VECTOR_THRESHOLD_EXAMPLES = 0.3
-    described = tuple(
-        replace(agent, capabilities=tuple(replace(c, examples=()) for c in agent.capabilities)) for agent in AGENTS
-    )
-    learned = (("billing-agent", ("you took money from my account twice",)),)
-    assert Gate.for_registry(small_registry(agents=described)).threshold == 0.22
-    assert Gate.for_registry(small_registry(agents=described, learned=learned)).threshold == 0.3
-    assert Gate.for_registry(small_registry()).threshold == 0.3  # declared examples
-    assert Gate.for_registry(small_registry(learned=learned, vector_threshold=0.25)).threshold == 0.25
+    assert Gate.for_registry(small_registry()).threshold == 0.22
+    assert Gate.for_registry(small_registry(vector_threshold=0.25)).threshold == 0.25
 
 
 @pytest.mark.django_db

@@ -1,5 +1,5 @@
-"""Token-level matching and typo repair of the vector router (routing/index.py,
-routing/embeddings.py, routing/spelling.py), on the real models."""
+"""Token-level matching of the vector router (routing/vector/_index.py, _embeddings.py),
+on the real models."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
 from routing.vector import Gate, params, rankings
 from routing.vector._embeddings import Tokens, get_embedder, information_weights
 from routing.vector._index import _description_tokens, build_index
-from routing.vector._score import language_trust
-from routing.vector._spelling import Speller, distance
 
 
 def cap(name: str, description: str) -> CapabilitySpec:
@@ -133,37 +131,6 @@ def test_threshold_compares_relevance_and_off_topic_queries_stay_out(embedder):
     assert len(off_topic.scores) == len(AGENTS)
 
 
-def _sentence_scores(index, embedder, text: str) -> list[np.ndarray]:
-    """Per encoder, every agent's sentence score for `text` as the relevance measures it."""
-    scores = []
-    for part, matrix in zip(index.per_encoder, embedder.encode([text]), strict=True):
-        best = np.maximum.reduceat(part.texts @ matrix[0], part.starts)
-        weight = index.scoring.relevance_max_weight
-        scores.append(weight * best + (1 - weight) * (part.centroids @ matrix[0]))
-    return [s[None, :] for s in scores]
-
-
-def test_token_score_counts_less_for_a_query_in_another_language(embedder):
-    index = build_index(registry(), embedder)
-    assert language_trust(index.scoring, _sentence_scores(index, embedder, "I need to create a new account"))[0] == 1.0
-    german = _sentence_scores(index, embedder, "Ich möchte ein neues Kundenkonto anlegen")
-    assert language_trust(index.scoring, german)[0] < 0.5
-
-
-def test_a_query_in_another_language_is_ranked_by_the_multilingual_encoder(embedder):
-    index = build_index(registry(), embedder)
-    text = "Wo ist meine Bestellung gerade?"
-    scores = _sentence_scores(index, embedder, text)
-    assert language_trust(index.scoring, scores)[0] == 0.0
-    use = next(s for s, part in zip(scores, index.per_encoder, strict=True) if part.multilingual)
-    minilm = next(s for s, part in zip(scores, index.per_encoder, strict=True) if not part.multilingual)
-    (ranking,) = rankings(embedder, index, [text])
-    # MiniLM's say is gone: the relevance is USE's own best score, not a mix with MiniLM's.
-    assert ranking.relevance == pytest.approx(float(use.max()), abs=1e-6)
-    assert abs(float(minilm.max()) - float(use.max())) > 0.05
-    assert ranking.best == "order-agent"
-
-
 def test_the_ranking_leans_on_the_centroid_with_descriptions_only_and_the_relevance_does_not(embedder):
     described = build_index(registry(), embedder)
     with_examples = build_index(
@@ -196,26 +163,3 @@ def test_shared_description_tokens_are_left_out_unless_an_agent_would_have_none(
     # 4 agents: a token in more than max(1, 0.3 × 4) of them is shared; punctuation goes.
     assert list(np.diff(bounds)) == [1, 1, 1, 2]
     assert matrix.shape == (5, 8)
-
-
-def test_speller_repairs_typos_of_registry_words_only():
-    speller = Speller(["This capability is responsible for account creation.", "newsletter subscription", "payment"])
-    assert speller.correct("i want a new acount") == "i want a new account"
-    assert speller.correct("pamyent failed") == "payment failed"  # two letters swapped: one edit
-    assert speller.correct("cancel my newsleter subscrption") == "cancel my newsletter subscription"
-    # Known words (English or German, inflected too) and short words are left alone.
-    for text in ("my discount", "Ich habe meine Rechnung", "resetting", "accounts", "acct"):
-        assert speller.correct(text) == text
-
-
-def test_speller_leaves_a_typo_that_could_mean_two_registry_words():
-    speller = Speller(["add to cart", "pay by card"])
-    assert speller.correct("carx") == "carx"  # one edit from "cart" and from "card"
-    assert speller.correct("crad") == "card"
-
-
-def test_distance_counts_a_swap_as_one_edit():
-    assert distance("pamyent", "payment") == 1
-    assert distance("acount", "account") == 1
-    assert distance("order", "ordre") == 1
-    assert distance("abc", "xyz") == 3

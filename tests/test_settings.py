@@ -99,11 +99,6 @@ def test_json_format_spelling_means_json_object():
     assert result.stdout.strip() == "json_object", result.stderr
 
 
-def test_the_old_name_of_the_examples_threshold_still_sets_it():
-    result = _load_settings({"ROUTER_VECTOR_THRESHOLD_LEARNED": "0.41"}, "ROUTER_VECTOR_THRESHOLD_EXAMPLES")
-    assert result.stdout.strip() == "0.41", result.stderr
-
-
 def test_every_setting_is_documented_in_the_readme_configuration_table():
     import re
 

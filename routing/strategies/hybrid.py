@@ -33,7 +33,7 @@ class HybridStrategy:
             chosen, llm_reason = await ask(request, [a for a in top if a is not None])
         except LlmUnavailable as exc:
             # The vector router's best guess, provided anything fits at all.
-            best = ranking.best if ranking.relevance >= gate.threshold else None
+            best = ranking.best if ranking.relevance >= gate.threshold_of(ranking) else None
             return Decision(
                 strategy=self.name,
                 agent=best,

@@ -12,5 +12,12 @@ class VectorStrategy:
 
     async def decide(self, request: RouteRequest) -> Decision:
         (ranking,) = await rank(request.registry, [request.query])
-        agent, reason = Gate.for_registry(request.registry).judge(ranking)
-        return Decision(strategy=self.name, agent=agent, candidates=candidates(ranking), reason=reason)
+        verdict = Gate.for_registry(request.registry).verdict(ranking)
+        return Decision(
+            strategy=self.name,
+            agent=verdict.agent,
+            candidates=candidates(ranking),
+            reason=verdict.reason,
+            confidence=verdict.confidence,
+            relevance=round(verdict.relevance, 4),
+        )

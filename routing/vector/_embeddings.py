@@ -32,7 +32,7 @@ from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 
-from routing.vector._vocab import known_words, use_tokenizer, word_logprob
+from routing.vector._vocab import use_tokenizer, word_logprob
 from routing.vector.params import COMMON_LOGPROB, RARE_LOGPROB
 
 log = logging.getLogger("routing.vector")
@@ -434,8 +434,8 @@ def get_embedder(name: str | None = None) -> Embedder:
             started = time.perf_counter()
             limit_blas_threads()
             encoders = tuple(ENCODERS[key]() for key in CHOICES[name])
-            # The word tables of token weights and typo repair, now rather than on a turn.
-            known_words()
+            # The word table of the token weights, now rather than on a turn.
+            word_logprob()
             embedder = Embedder(name=name, encoders=encoders, load_seconds=time.perf_counter() - started)
             release_memory()
             log.info("embedding model %s loaded in %.2f s", name, embedder.load_seconds)

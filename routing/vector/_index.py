@@ -44,9 +44,9 @@ from functools import cached_property
 import numpy as np
 
 from agents.specs import AgentSpec, ChannelRegistry
+from routing.vector import _calibration as calibration
 from routing.vector._embeddings import AnyTokens, Embedder, release_memory
 from routing.vector._score import Scoring, score
-from routing.vector._spelling import Speller
 from routing.vector.params import SHARED_TOKENS
 
 # Indexes kept per process; an index of 12 agents is ~100 KB, of 1,000 agents ~10 MB.
@@ -90,12 +90,16 @@ class Ranking:
     sentence score, which the threshold compares. Lists are built on demand: a turn needs
     the first few of maybe a thousand agents."""
 
-    def __init__(self, agents: list[str], order: np.ndarray, values: np.ndarray, relevance: float) -> None:
+    def __init__(
+        self, agents: list[str], order: np.ndarray, values: np.ndarray, relevance: float, threshold: float = 0.0
+    ) -> None:
         self._agents = agents
         self._order = order  # agent indices, best first
         self._values = values  # their scores, in that order
         self.relevance = relevance
-        # The English the query was also read as, when it was German (routing/glossary.py).
+        # The registry's own relevance threshold (_calibration.py), unless the channel sets one.
+        self.threshold = threshold
+        # The English the query was also read as, when it was German (_glossary.py).
         self.gloss: str | None = None
 
     def blend(self, other: Ranking, weight: float, *, gloss: str | None = None) -> Ranking:
@@ -108,7 +112,7 @@ class Ranking:
         mixed = (1.0 - weight) * mine + weight * theirs
         order = np.argsort(-mixed, kind="stable")
         relevance = (1.0 - weight) * self.relevance + weight * other.relevance
-        blended = Ranking(self._agents, order, mixed[order], relevance)
+        blended = Ranking(self._agents, order, mixed[order], relevance, self.threshold)
         blended.gloss = gloss
         return blended
 
@@ -119,6 +123,13 @@ class Ranking:
     @cached_property
     def scores(self) -> list[tuple[str, float]]:
         return self.top(len(self._order))
+
+    @property
+    def lead(self) -> float:
+        """The best agent's score minus the runner-up's (the best's score with one agent)."""
+        if len(self._values) == 0:
+            return 0.0
+        return float(self._values[0] - self._values[1]) if len(self._values) > 1 else float(self._values[0])
 
     @property
     def best(self) -> str | None:
@@ -139,7 +150,6 @@ class _EncoderIndex:
     centroids: np.ndarray  # (n_agents, dim)
     tokens: np.ndarray  # (n_tokens, dim): the description tokens, grouped by agent
     token_bounds: np.ndarray  # (n_agents + 1,) agent i's tokens are rows bounds[i]:bounds[i + 1]
-    multilingual: bool
 
 
 # What a query is for an encoder: its sentence vector and its tokens.
@@ -155,15 +165,14 @@ class AgentIndex:
         n_texts: int,
         build_ms: float,
         scoring: Scoring,
-        speller: Speller | None = None,
     ) -> None:
         self.scoring = scoring
+        # Set by build_index from the off-topic messages (_calibration.py).
+        self.threshold = 0.0
         self.agents = agents
         self.per_encoder = per_encoder
         self.n_texts = n_texts
         self.build_ms = build_ms
-        # Repairs typos in queries towards the words of these agents' texts (spelling.py).
-        self.speller = speller or Speller([])
 
     def ranking(self, query: list[Query]) -> Ranking:
         """Every agent scored for one embedded query (_score.py)."""
@@ -181,7 +190,16 @@ class AgentIndex:
 
         deferred = tuple(tokens.deferred for _, tokens in query)
         scored = score(self.scoring, best, centroid, tokens, deferred=deferred)
-        return Ranking(self.agents, scored.order[0], scored.values[0], float(scored.relevance[0]))
+        return Ranking(self.agents, scored.order[0], scored.values[0], float(scored.relevance[0]), self.threshold)
+
+    def relevance(self, vectors: list[np.ndarray]) -> np.ndarray:
+        """The relevance of many texts at once, from their sentence vectors (per encoder)."""
+        best = [
+            np.maximum.reduceat(v @ part.texts.T, part.starts, axis=1)
+            for v, part in zip(vectors, self.per_encoder, strict=True)
+        ]
+        centroid = [v @ part.centroids.T for v, part in zip(vectors, self.per_encoder, strict=True)]
+        return score(self.scoring, best, centroid, lambda e, rows, top: None).relevance
 
 
 def _token_scores(index: _EncoderIndex, tokens: AnyTokens, agents: np.ndarray) -> np.ndarray | None:
@@ -248,9 +266,7 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
     token_sets = embedder.encode_with_tokens(flat)
     other_sets = embedder.encode(others) if others else [None] * len(embedder.encoders)
     per_encoder = []
-    for encoder, (described_matrix, tokens), other_matrix in zip(
-        embedder.encoders, token_sets, other_sets, strict=True
-    ):
+    for (described_matrix, tokens), other_matrix in zip(token_sets, other_sets, strict=True):
         both = described_matrix if other_matrix is None else np.vstack([described_matrix, other_matrix])
         matrix = both[rows]
         per_agent, at = [], 0
@@ -272,22 +288,19 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
                 centroids=centroids.astype(np.float32),
                 tokens=token_matrix,
                 token_bounds=token_bounds,
-                multilingual=encoder.multilingual,
             )
         )
-    release_memory()
-    return AgentIndex(
+    index = AgentIndex(
         agents=names,
         per_encoder=per_encoder,
         n_texts=len(texts),
         build_ms=(time.perf_counter() - started) * 1000,
-        scoring=Scoring.for_index(
-            [e.name for e in embedder.encoders],
-            [e.multilingual for e in embedder.encoders],
-            has_examples=registry.has_examples,
-        ),
-        speller=Speller(texts),
+        scoring=Scoring.for_index([e.name for e in embedder.encoders], has_examples=registry.has_examples),
     )
+    if names:
+        index.threshold = calibration.threshold(index.relevance(calibration.offtopic_vectors(embedder)))
+    release_memory()
+    return index
 
 
 _cache: OrderedDict[tuple, AgentIndex] = OrderedDict()

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from agents.specs import ChannelRegistry
 from routing.base import Candidate
+from routing.vector import _calibration as calibration
 from routing.vector._embeddings import Embedder, Tokens, _embedders, get_embedder, in_parallel
 from routing.vector._glossary import Glossary, get_glossary
 from routing.vector._index import AgentIndex, Ranking, cached_index, get_index
@@ -24,44 +25,59 @@ CANDIDATES_SHOWN = 5
 
 
 @dataclass(frozen=True)
+class Verdict:
+    agent: str | None
+    reason: str
+    relevance: float  # the query's relevance, what the threshold compares
+    confidence: float  # how likely `agent` (or "no agent") is right, 0-1
+
+
+@dataclass(frozen=True)
 class Gate:
-    threshold: float
+    threshold: float | None  # None: the registry's own, calibrated at index build (Ranking.threshold)
     margin: float
 
     @classmethod
     def for_registry(cls, registry: ChannelRegistry) -> Gate:
-        threshold = registry.vector_threshold
-        margin = registry.vector_margin
-        if threshold is None:
-            # Examples lift every score, off-topic ones included (fitted on train.csv: at 0.30,
-            # 95 % of the off-topic queries are rejected with 5 examples per capability
-            # instead of 30 %, 85 % with learned ones, accuracy unchanged).
-            threshold = (
-                settings.ROUTER_VECTOR_THRESHOLD_EXAMPLES if registry.has_examples else settings.ROUTER_VECTOR_THRESHOLD
-            )
+        threshold, margin = registry.vector_threshold, registry.vector_margin
         return cls(
-            threshold=threshold,
+            threshold=settings.ROUTER_VECTOR_THRESHOLD if threshold is None else threshold,
             margin=settings.ROUTER_VECTOR_MARGIN if margin is None else margin,
         )
 
+    def threshold_of(self, ranking: Ranking) -> float:
+        return ranking.threshold if self.threshold is None else self.threshold
+
     def judge(self, ranking: Ranking) -> tuple[str | None, str]:
-        """(agent, reason): the best agent when the query's relevance (its best sentence
-        score) clears the threshold and the agent leads the runner-up by the margin, else
-        (None, why not)."""
+        """(agent, reason): the best agent when the query's relevance clears the threshold
+        and the agent leads the runner-up by the margin, else (None, why not)."""
+        verdict = self.verdict(ranking)
+        return verdict.agent, verdict.reason
+
+    def verdict(self, ranking: Ranking) -> Verdict:
+        """`judge`, with the relevance and the calibrated confidence of the decision."""
         agent, reason = self._judge(ranking)
+        threshold = self.threshold_of(ranking)
+        confidence = calibration.confidence(
+            relevance=ranking.relevance, lead=ranking.lead, threshold=threshold, abstained=agent is None
+        )
         # The decision row and the admin's test page show how a German query was read.
-        return agent, f'{reason}; read as German: "{ranking.gloss}"' if ranking.gloss else reason
+        if ranking.gloss:
+            reason = f'{reason}; read as German: "{ranking.gloss}"'
+        return Verdict(agent, reason, ranking.relevance, round(confidence, 4))
 
     def _judge(self, ranking: Ranking) -> tuple[str | None, str]:
         ranked = ranking.top(2)
         if not ranked:
             return None, "the channel has no agents"
         best, score = ranked[0]
-        lead = score - ranked[1][1] if len(ranked) > 1 else score
-        if ranking.relevance < self.threshold:
+        lead = ranking.lead
+        threshold = self.threshold_of(ranking)
+        source = "calibrated for this registry" if self.threshold is None else "configured"
+        if ranking.relevance < threshold:
             return None, (
-                f"relevance {ranking.relevance:.3f} (best sentence score) is below the threshold "
-                f"{self.threshold:.3f}; best agent {best}"
+                f"relevance {ranking.relevance:.3f} is below the threshold {threshold:.3f} ({source}); "
+                f"best agent {best}"
             )
         if lead < self.margin:
             return None, (f"{best} leads {ranked[1][0]} by {lead:.3f}, less than the margin {self.margin:.3f}")
@@ -84,14 +100,14 @@ async def channel_index(registry: ChannelRegistry) -> tuple[Embedder, AgentIndex
 
 
 def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ranking]:
-    """Typo repair, embedding (USE's token vectors deferred) and scoring of `texts`; a
+    """Embedding (USE's token vectors deferred) and scoring of `texts`; a
     German text is scored as itself and as its English gloss, blended (_glossary.py)."""
     glossary = glossary_for(embedder)
     german = [i for i, text in enumerate(texts) if glossary is not None and glossary.is_german(text)]
     plain = sorted(set(range(len(texts))) - set(german))
     ranked: dict[int, Ranking] = {}
     if plain:
-        encoded = embedder.encode_with_tokens([index.speller.correct(texts[i]) for i in plain], defer=True)
+        encoded = embedder.encode_with_tokens([texts[i] for i in plain], defer=True)
         for k, i in enumerate(plain):
             ranked[i] = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in encoded])
     if german and glossary is not None:
@@ -100,32 +116,20 @@ def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ra
 
 
 def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, texts: list[str]) -> list[Ranking]:
-    """German texts, read by the multilingual encoder alone (the English-only one finds
-    nothing in German, and index.py gives it no say then: not running it saves a third of
-    the time), glossed with the word senses that reading suggests; the gloss read by every
-    encoder; the two rankings blended."""
-    originals = [index.speller.correct(text) for text in texts]
+    """German texts: the original read by the multilingual encoder's sentence vector alone
+    (an English-only encoder finds nothing in German: it gives a zero vector, which has no
+    say in _score.py), glossed with the word senses that reading suggests; the gloss read
+    by every encoder; the two rankings blended."""
     # Words not seen before have their senses embedded on the other core meanwhile.
     senses = in_parallel(lambda: [glossary.senses(text) for text in texts])
     encoded = []
     context = None
-    # Beside an English-only encoder, which finds nothing in German, the original's tokens
-    # never count (index.py turns token matching off for a query in another language):
-    # its sentence vectors alone are cheaper.
-    sentences_only = any(not encoder.multilingual for encoder in embedder.encoders)
     for encoder, part in zip(embedder.encoders, index.per_encoder, strict=True):
         if encoder.multilingual:
-            if sentences_only:
-                matrix = encoder.encode(originals)
-                tokens = [_no_tokens(matrix.shape[1]) for _ in originals]
-            else:
-                matrix, tokens = encoder.encode_with_tokens(originals, defer=True)
-            context = matrix
+            matrix = context = encoder.encode(texts)
         else:
-            dim = part.texts.shape[1]
-            matrix = np.zeros((len(originals), dim), dtype=np.float32)
-            tokens = [_no_tokens(dim) for _ in originals]
-        encoded.append((matrix, tokens))
+            matrix = np.zeros((len(texts), part.texts.shape[1]), dtype=np.float32)
+        encoded.append((matrix, [_no_tokens(matrix.shape[1]) for _ in texts]))
     glosses = [
         glossary.render(text, None if context is None else context[k], found)
         for k, (text, found) in enumerate(zip(texts, senses.result(), strict=True))

