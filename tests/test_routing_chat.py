@@ -104,8 +104,8 @@ OFFER = "Yes, your plan covers the EU. I can also add a travel pass with 10 GB f
 FIRST = "I'm going to Spain next week, will my phone work there?"
 
 
-async def telco_channel(arc_agent) -> Tenant:
-    agent = await arc_agent()
+async def telco_channel(arc_agent, behaviour=None) -> Tenant:
+    agent = await arc_agent(behaviour)
     return await channel({name: (agent.address, d, caps) for name, (d, caps) in TELCO.items()})
 
 
@@ -138,6 +138,18 @@ async def test_a_new_topic_after_a_thank_you_switches_agent(arc_agent):
         turn="t3",
     )
     assert again["x-agent-name"] == "device-agent"
+
+
+async def test_a_client_that_sends_only_the_new_message_gets_the_stored_answer_read(arc_agent):
+    from tests.support.agents import several
+
+    await telco_channel(arc_agent, several(OFFER))
+    first = await post(body(("user", FIRST), explicit="roaming-agent"), turn="t1")
+    assert first.json()["content"] == OFFER
+    response = await post(body(("user", "yes please")), turn="t2")
+    assert response.status_code == 200, response.content
+    assert response["x-agent-name"] == "roaming-agent"
+    assert response["x-routing-strategy"] == "follow-up"
 
 
 # --- decisions in the admin ---------------------------------------------------------------
@@ -187,3 +199,33 @@ def test_admin_test_routing_page_reads_the_agents_last_message(admin_client):
     assert response.context["result"]["decision"].agent == "roaming-agent"
     assert response.context["result"]["decision"].strategy == "follow-up"
     assert RoutingDecision.objects.count() == 0
+
+
+async def test_turn_that_finds_no_agent_stores_its_decision_and_the_admin_shows_it(arc_agent, admin_client, settings):
+    settings.CLARIFICATION_ENABLED = False
+    agent = await arc_agent()
+    tenant = await channel(
+        {
+            "billing-agent": (agent.address, "Bills and invoices", [("view-bill", "Shows the bill")]),
+            "order-agent": (agent.address, "Orders", [("track-order", "Tracks an order")]),
+        }
+    )
+    # A threshold no query clears: the router finds no agent whatever the model scores.
+    await Channel.objects.filter(tenant=tenant).aupdate(vector_threshold=1.01)
+    await sync_to_async(tenant.bump_registry_version)()
+    response = await post(body(("user", "Why is my invoice so high?")), turn="lost")
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "AGENT_NOT_FOUND"
+
+    turn = await Turn.objects.aget(turn_id="lost")
+    decision = await RoutingDecision.objects.aget(turn=turn)
+    assert decision.chosen_agent == ""
+    assert {c["agent"] for c in decision.candidates} == {"billing-agent", "order-agent"}
+    assert decision.reason
+
+    turn_page = await sync_to_async(admin_client.get)(f"/admin/conversations/turn/{turn.pk}/change/")
+    assert f"/admin/routing/routingdecision/{decision.pk}/change/" in turn_page.content.decode()
+    listed = await sync_to_async(admin_client.get)("/admin/routing/routingdecision/?outcome=none")
+    assert [d.pk for d in listed.context["cl"].result_list] == [decision.pk]
+    shown = await sync_to_async(admin_client.get)(f"/admin/routing/routingdecision/{decision.pk}/change/")
+    assert "billing-agent" in shown.content.decode() and "order-agent" in shown.content.decode()

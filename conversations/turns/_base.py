@@ -16,6 +16,9 @@ from routing.base import Decision
 from routing.services import decision_fields
 
 PENDING, COMPLETED, FAILED, CANCELLED = "pending", "completed", "failed", "cancelled"
+# How much of each earlier answer the history keeps: the router reads what the agent said
+# last (its question or offer) to decide follow-ups (routing/followup.py).
+HISTORY_ANSWER_CHARS = 2000
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Claim:
     conversation_pk: int
     conversation_id: str
     current_agent: str = ""
-    # Earlier completed turns of the conversation, oldest first: {"query", "agent"}.
+    # Earlier completed turns of the conversation, oldest first: {"query", "agent", "answer"}.
     history: list[dict[str, str]] = field(default_factory=list)
     stored: StoredTurn | None = None
     # The channel's registry when the backend could read it on the way (else None).

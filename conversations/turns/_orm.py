@@ -10,7 +10,7 @@ from agents.auth import api_key_authorize
 from agents.selectors import channel_registry
 from agents.services import registry_note_traffic
 from conversations.models import Conversation, Turn
-from conversations.turns._base import Claim, ClaimRequest, Settled, StoredTurn, retry_action
+from conversations.turns._base import HISTORY_ANSWER_CHARS, Claim, ClaimRequest, Settled, StoredTurn, retry_action
 from core.db import db
 from routing.models import RoutingDecision
 
@@ -80,11 +80,15 @@ def _claim(request: ClaimRequest) -> Claim:
                 Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
                 .exclude(pk=turn.pk)
                 .order_by("-created_at", "-id")
-                .values_list("messages", "agent_name")[: request.history_turns]
+                .values_list("messages", "agent_name", "answer")[: request.history_turns]
             )
             claim.history = [
-                {"query": (msgs[-1].get("content", "") if msgs else ""), "agent": agent}
-                for msgs, agent in reversed(previous)
+                {
+                    "query": (msgs[-1].get("content", "") if msgs else ""),
+                    "agent": agent,
+                    "answer": str((answer or {}).get("content") or "")[:HISTORY_ANSWER_CHARS],
+                }
+                for msgs, agent, answer in reversed(previous)
             ]
     return claim
 

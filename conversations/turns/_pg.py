@@ -17,7 +17,7 @@ from agents.auth import api_key_check_on
 from agents.models import Tenant
 from agents.selectors import channel_registry_cached
 from agents.services import registry_note_traffic
-from conversations.turns._base import Claim, ClaimRequest, Settled, StoredTurn, retry_action
+from conversations.turns._base import HISTORY_ANSWER_CHARS, Claim, ClaimRequest, Settled, StoredTurn, retry_action
 from core import pg
 from core.db import db
 
@@ -30,7 +30,7 @@ from core.db import db
 # it scanned all of the tenant's turns for the history, ~3 ms per turn at 5,000 turns and
 # growing. `OFFSET 0` keeps the history scan to the conversation's rows (the tenant index
 # also orders by time and looked cheaper without statistics).
-CLAIM = """
+CLAIM = f"""
 WITH t AS (
     SELECT id, registry_version,
            EXISTS (SELECT 1 FROM agents_registrytarget r WHERE r.tenant_id = agents_tenant.id
@@ -60,8 +60,9 @@ WITH t AS (
     RETURNING id
 )
 SELECT t.id, t.registry_version, t.known, (SELECT id FROM c), (SELECT current_agent FROM c), (SELECT id FROM turn),
-       (SELECT COALESCE(json_agg(json_build_array(h.query, h.agent) ORDER BY h.created_at, h.id), '[]')
-        FROM (SELECT tu.messages -> -1 ->> 'content' AS query, tu.agent_name AS agent, tu.created_at, tu.id
+       (SELECT COALESCE(json_agg(json_build_array(h.query, h.agent, h.answer) ORDER BY h.created_at, h.id), '[]')
+        FROM (SELECT tu.messages -> -1 ->> 'content' AS query, tu.agent_name AS agent,
+                     left(tu.answer ->> 'content', {HISTORY_ANSWER_CHARS}) AS answer, tu.created_at, tu.id
               FROM (SELECT * FROM conversations_turn WHERE conversation_id = (SELECT id FROM c_old) OFFSET 0) tu
               WHERE tu.tenant_id = t.id AND tu.status = 'completed'
               ORDER BY tu.created_at DESC, tu.id DESC LIMIT %(limit)s) h)
@@ -171,7 +172,7 @@ async def _claim_on(conn: psycopg.AsyncConnection, request: ClaimRequest, *, che
         conversation_pk=conversation_pk,
         conversation_id=request.conversation_id,
         current_agent=current_agent,
-        history=[{"query": query or "", "agent": agent} for query, agent in history],
+        history=[{"query": query or "", "agent": agent, "answer": answer or ""} for query, agent, answer in history],
     )
     if turn_pk is None:
         keys = {"tenant_pk": tenant_pk, "conversation_pk": conversation_pk, "turn": request.turn_id}
