@@ -438,7 +438,8 @@ class AgentReply:
     that completes having sent only INTERMEDIATE_MESSAGE results answers with the last
     intermediate message. `messages` holds every MESSAGE and INTERMEDIATE_MESSAGE message in
     order, each marked with its `type`; EVENT results go to `events` (at most MAX_EVENTS,
-    each cut to MAX_EVENT_CHARS), never to the messages. ERROR results never get here:
+    each cut to MAX_EVENT_CHARS, with `afterMessages`: how many messages came before it),
+    never to the messages. ERROR results never get here:
     `agent_stream` raises for them.
     """
 
@@ -451,9 +452,9 @@ class AgentReply:
         """Take one AgentResult from `agent_stream`; returns the items it adds, in order."""
         kind = result.get("type") or MESSAGE
         if kind == EVENT:
-            event = _event_record(result)
             if len(self.events) >= MAX_EVENTS:
                 return []
+            event = _event_record(result, after=len(self.messages))
             self.events.append(event)
             return [event]
         entities = result.get("anonymizationEntities")
@@ -477,17 +478,22 @@ class AgentReply:
         return {"content": chosen["content"], "anonymizationEntities": chosen["anonymizationEntities"]}
 
 
-def _event_record(result: dict[str, Any]) -> dict[str, Any]:
+def _event_record(result: dict[str, Any], *, after: int) -> dict[str, Any]:
     """An EVENT result as stored: its messages and context, cut to MAX_EVENT_CHARS."""
     messages = [
         {k: m.get(k) for k in ("role", "content", "format") if m.get(k) is not None}
         for m in result.get("messages") or []
     ]
-    record = {"type": EVENT, "messages": messages, "context": result.get("context") or []}
+    record = {"type": EVENT, "messages": messages, "context": result.get("context") or [], "afterMessages": after}
     if len(json.dumps(record, ensure_ascii=False)) <= MAX_EVENT_CHARS:
         return record
-    text = json.dumps({"messages": messages, "context": record["context"]}, ensure_ascii=False)
-    return {"type": EVENT, "truncated": True, "preview": text[: MAX_EVENT_CHARS - 100]}
+    preview = json.dumps({"messages": messages, "context": record["context"]}, ensure_ascii=False)[:MAX_EVENT_CHARS]
+    while True:  # escaping makes the stored preview longer than its text: cut until it fits
+        record = {"type": EVENT, "truncated": True, "preview": preview, "afterMessages": after}
+        over = len(json.dumps(record, ensure_ascii=False)) - MAX_EVENT_CHARS
+        if over <= 0:
+            return record
+        preview = preview[: len(preview) - max(1, over // 2)]
 
 
 def _error_text(payload: Any) -> str:

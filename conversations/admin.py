@@ -119,7 +119,7 @@ class TurnAdmin(admin.ModelAdmin):
     )
     search_fields = ("turn_id", "conversation__conversation_id", "conversation__user_id")
     date_hierarchy = "created_at"
-    exclude = ("messages", "request", "answer", "agent_messages")
+    exclude = ("messages", "request", "answer", "agent_messages", "agent_events")
     readonly_fields = (
         "tenant",
         "conversation",
@@ -159,4 +159,4 @@ class TurnAdmin(admin.ModelAdmin):
 
     @admin.display(description="answer")
     def answer_pretty(self, turn: Turn) -> str:
-        return _pretty({"answer": turn.answer, "agentMessages": turn.agent_messages})
+        return _pretty({"answer": turn.answer, "agentMessages": turn.agent_messages, "agentEvents": turn.agent_events})

@@ -55,7 +55,12 @@ class Turn(models.Model):
     agent_name = models.CharField(max_length=253, blank=True)
     routing_strategy = models.CharField(max_length=32, blank=True)
     answer = models.JSONField(null=True, blank=True, help_text="{content, anonymizationEntities}")
-    agent_messages = models.JSONField(default=list, blank=True, help_text="Every message the agent sent")
+    agent_messages = models.JSONField(
+        default=list, blank=True, help_text="Every message the agent sent, with its Arc type"
+    )
+    agent_events = models.JSONField(
+        default=list, blank=True, help_text="The agent's EVENT results (bounded; never shown as text)"
+    )
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     latency_ms = models.FloatField(null=True, blank=True)

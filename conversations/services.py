@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -136,6 +136,7 @@ async def _finish(
             registry=registry,
             answer=outcome.answer if outcome else None,
             agent_messages=outcome.messages if outcome else None,
+            agent_events=outcome.events if outcome else None,
             error_code=error.error_code if error else "",
             error_message=error.message if error else "",
         ),
@@ -156,6 +157,7 @@ def _outcome_from_stored(stored: turns.StoredTurn, turn_id: str) -> TurnOutcome:
         turn_id=turn_id,
         replayed=True,
         messages=stored.agent_messages,
+        events=stored.agent_events,
     )
 
 
@@ -204,6 +206,17 @@ class TurnEvent:
     kind: str  # "message" | "intermediate" (one agent message) | "agent-event" | "done"
     message: dict[str, Any] | None = None  # {"content", "anonymizationEntities"}, or the event
     outcome: TurnOutcome | None = None
+
+
+def _replayed(outcome: TurnOutcome) -> Iterator[TurnEvent]:
+    """A settled turn's messages and events again, in the order the agent sent them."""
+    events = list(outcome.events)
+    for index, message in enumerate(outcome.messages or [outcome.answer]):
+        while events and events[0].get("afterMessages", 0) <= index:
+            yield TurnEvent("agent-event", message=events.pop(0))
+        yield _message_event({"anonymizationEntities": None, **message})
+    for event in events:
+        yield TurnEvent("agent-event", message=event)
 
 
 def _message_event(item: dict[str, Any]) -> TurnEvent:
@@ -255,8 +268,8 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
     if claim.action != "proceed":
         stored = claim.stored if claim.action == "replay" else await turns.turn_wait(claim=claim)
         outcome = _outcome_from_stored(stored, turn_in.turn_id)
-        for message in outcome.messages or [outcome.answer]:
-            yield _message_event({"anonymizationEntities": None, **message})
+        for event in _replayed(outcome):
+            yield event
         yield TurnEvent("done", outcome=outcome)
         return
 

@@ -3,6 +3,8 @@ EVENT, MESSAGE and complete, read through REST, SSE and our own /subscriptions s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from graphql import parse, validate
 
@@ -43,6 +45,9 @@ async def test_rest_answer_is_the_message_result_not_the_intermediate_one(arc_ag
         ("MESSAGE", ANSWER),
     ]
     assert all("ToolCalled" not in m["content"] for m in turn.agent_messages)
+    [event] = turn.agent_events
+    assert event["type"] == "EVENT" and event["afterMessages"] == 1
+    assert event["context"] == [{"key": "event", "value": "ToolCalled"}]
 
 
 async def test_agent_that_sends_only_intermediate_messages_answers_with_the_last(arc_agent):
@@ -144,11 +149,22 @@ async def test_sse_streams_agent_events_when_asked(arc_agent):
     assert "content" not in event  # an event is never a text message
 
 
-async def test_sse_replay_of_a_completed_turn_keeps_the_types(arc_agent):
-    agent = await billing(arc_agent, agents.working_then_answer(ANSWER))
-    first = await sse(stream_url())
-    again = await sse(stream_url())
-    assert [n for n, _ in again] == [n for n, _ in first] == ["intermediate", "message", "done"]
+async def test_sse_replay_of_a_completed_turn_keeps_the_types_and_the_order(arc_agent):
+    agent = await billing(
+        arc_agent,
+        agents.typed(
+            agents.event_result("Started"),
+            agent_result("one moment", type="INTERMEDIATE_MESSAGE"),
+            agents.event_result("ToolCalled"),
+            agent_result(ANSWER),
+            agents.event_result("Finished"),
+        ),
+    )
+    first = await sse(stream_url() + "?agentEvents=true")
+    again = await sse(stream_url() + "?agentEvents=true")
+    assert [n for n, _ in first] == ["agent-event", "intermediate", "agent-event", "message", "agent-event", "done"]
+    assert again == first
+    assert [n for n, _ in await sse(stream_url())] == ["intermediate", "message", "done"]
     assert len(agent.received) == 1
 
 
@@ -303,13 +319,17 @@ async def test_subscription_error_result_is_an_error_frame_with_the_agents_messa
 
 async def test_stored_events_are_bounded_in_count_and_size(arc_agent):
     many = [agents.event_result(f"e{i}") for i in range(MAX_EVENTS + 5)]
-    huge = agents.event_result("big", blob="x" * (MAX_EVENT_CHARS * 3))
+    huge = agents.event_result("big", blob='"quoted" ' * MAX_EVENT_CHARS)
     await billing(arc_agent, agents.typed(huge, *many, agent_result(ANSWER)))
     events = await sse(stream_url() + "?agentEvents=true")
     streamed = [data for name, data in events if name == "agent-event"]
     assert len(streamed) == MAX_EVENTS
-    assert streamed[0]["truncated"] is True and len(streamed[0]["preview"]) < MAX_EVENT_CHARS
+    assert streamed[0]["truncated"] is True and streamed[0]["preview"].startswith('{"messages"')
+    assert len(streamed[0]["preview"]) > MAX_EVENT_CHARS // 3
     assert events[-2] == ("message", {"content": ANSWER, "anonymizationEntities": []})
+    turn = await Turn.objects.aget()
+    assert len(turn.agent_events) == MAX_EVENTS and turn.agent_events == streamed
+    assert all(len(json.dumps(e)) <= MAX_EVENT_CHARS for e in turn.agent_events)
 
 
 def test_strict_frame_check_rejects_what_a_strict_arc_client_rejects():

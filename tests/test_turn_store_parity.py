@@ -104,6 +104,9 @@ async def _scenarios(backend: str, servers: dict[str, Any]) -> list[Any]:
         seen.append(await _send(_turn_in(backend, "routed", "t1", "what will the weather be on mars tomorrow")))
         # Agent error: the agent answers with an error frame.
         seen.append(await _send(_turn_in(backend, "error", "t1", "break", explicit_agent="broken")))
+        # Typed Arc results: an intermediate message and an event stored with the turn, then replayed.
+        seen.append(await _send(_turn_in(backend, "typed", "t1", "my invoice", explicit_agent="eventful")))
+        seen.append(await _send(_turn_in(backend, "typed", "t1", "my invoice", explicit_agent="eventful")))
     seen.append({name: len(server.received) for name, server in servers.items()})
     for server in servers.values():
         server.received.clear()
@@ -153,6 +156,7 @@ def _stored(backend: str) -> dict[str, Any]:
                     "routing_strategy": turn.routing_strategy,
                     "answer": turn.answer,
                     "agent_messages": turn.agent_messages,
+                    "agent_events": turn.agent_events,
                     "error_code": turn.error_code,
                     "error_message": strip(turn.error_message),
                     "attempts": turn.attempts,
@@ -177,6 +181,7 @@ async def test_both_backends_store_the_same_rows_for_every_turn_scenario(arc_age
         "flaky": await arc_agent(flaky_once()),
         "slow": await arc_agent(agents.echo("slow: ", delay=0.3)),
         "broken": await arc_agent(agents.error_frame("agent exploded")),
+        "eventful": await arc_agent(agents.working_then_answer("Your invoice is 48.90 EUR.")),
     }
     await sync_to_async(make_registry)("acme", "web", "stable", {n: s.address for n, s in servers.items()})
 
@@ -194,10 +199,14 @@ async def test_both_backends_store_the_same_rows_for_every_turn_scenario(arc_age
     assert len(rows["retry"]["turns"][0]["decisions"]) == 2
     slow = "slow: slowly please"
     assert seen["pg"][6] == [(False, slow), (True, slow), (True, slow)]
-    assert seen["pg"][-1] == {"billing": 2, "flaky": 2, "slow": 1, "broken": 1}
+    assert seen["pg"][-1] == {"billing": 2, "flaky": 2, "slow": 1, "broken": 1, "eventful": 1}
     ghost = rows["none"]["turns"][0]
     assert ghost["status"] == "failed" and ghost["error_code"] == "AGENT_NOT_FOUND"
     assert [d["chosen_agent"] for d in ghost["decisions"]] == [""]
     assert [len(t["decisions"]) for t in rows["routed"]["turns"]] == [1]
     broken = rows["error"]["turns"][0]
     assert broken["error_code"] == "AGENT_CLIENT_EXCEPTION" and broken["decisions"][0]["chosen_agent"] == "broken"
+    typed = rows["typed"]["turns"][0]
+    assert [m["type"] for m in typed["agent_messages"]] == ["INTERMEDIATE_MESSAGE", "MESSAGE"]
+    assert [e["type"] for e in typed["agent_events"]] == ["EVENT"]
+    assert seen["pg"][-2]["replayed"] and seen["pg"][-2]["answer"]["content"] == "Your invoice is 48.90 EUR."

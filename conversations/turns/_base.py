@@ -50,6 +50,7 @@ class StoredTurn:
     error_code: str = ""
     error_message: str = ""
     agent_messages: list[dict[str, Any]] = field(default_factory=list)
+    agent_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -80,11 +81,12 @@ class Settled:
     registry: ChannelRegistry | None = None
     answer: dict[str, Any] | None = None
     agent_messages: list[dict[str, Any]] | None = None
+    agent_events: list[dict[str, Any]] | None = None
     error_code: str = ""
     error_message: str = ""
 
     def turn_columns(self) -> dict[str, Any]:
-        """The turn's columns; answer and agent messages only when the attempt gave them."""
+        """The turn's columns; answer, agent messages and events only when the attempt gave them."""
         columns: dict[str, Any] = {
             "status": self.status,
             "latency_ms": self.latency_ms,
@@ -97,6 +99,8 @@ class Settled:
             columns["answer"] = self.answer
         if self.agent_messages is not None:
             columns["agent_messages"] = self.agent_messages
+        if self.agent_events is not None:
+            columns["agent_events"] = self.agent_events
         return columns
 
     def decision_columns(self) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ def _stored(turn: Turn) -> StoredTurn:
         error_code=turn.error_code,
         error_message=turn.error_message,
         agent_messages=turn.agent_messages or [],
+        agent_events=turn.agent_events or [],
     )
 
 

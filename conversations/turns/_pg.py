@@ -51,10 +51,10 @@ WITH t AS (
 ), turn AS (
     INSERT INTO conversations_turn
         (tenant_id, conversation_id, turn_id, request_hash, channel_id, subset, messages, request, status,
-         agent_name, routing_strategy, answer, agent_messages, error_code, error_message, latency_ms, attempts,
-         created_at, started_at, completed_at)
+         agent_name, routing_strategy, answer, agent_messages, agent_events, error_code, error_message, latency_ms,
+         attempts, created_at, started_at, completed_at)
     SELECT t.id, c.id, %(turn)s, %(hash)s, %(channel)s, %(subset)s, %(messages)s, %(request)s, 'pending',
-           '', '', NULL, '[]'::jsonb, '', '', NULL, 1, now(), now(), NULL
+           '', '', NULL, '[]'::jsonb, '[]'::jsonb, '', '', NULL, 1, now(), now(), NULL
     FROM t, c WHERE t.known
     ON CONFLICT (conversation_id, turn_id) DO NOTHING
     RETURNING id
@@ -69,7 +69,7 @@ SELECT t.id, t.registry_version, t.known, (SELECT id FROM c), (SELECT current_ag
 FROM t
 """
 
-_STORED = "status, answer, agent_name, routing_strategy, error_code, error_message, agent_messages"
+_STORED = "status, answer, agent_name, routing_strategy, error_code, error_message, agent_messages, agent_events"
 
 # The row of a turn id sent before (a retry, a duplicate or a conflict).
 _EXISTING = f"""
@@ -95,6 +95,7 @@ WITH turn AS (
     SET status = %(status)s, completed_at = now(), latency_ms = %(latency_ms)s, routing_strategy = %(routing_strategy)s,
         agent_name = %(agent_name)s, answer = COALESCE(%(answer)s, answer),
         agent_messages = COALESCE(%(agent_messages)s, agent_messages),
+        agent_events = COALESCE(%(agent_events)s, agent_events),
         error_code = %(error_code)s, error_message = %(error_message)s
     WHERE tenant_id = %(tenant_pk)s AND id = %(turn_pk)s
     RETURNING id
@@ -129,7 +130,7 @@ _NO_DECISION = {
 
 
 def _stored(row: tuple) -> StoredTurn:
-    status, answer, agent, strategy, error_code, error_message, agent_messages = row
+    status, answer, agent, strategy, error_code, error_message, agent_messages, agent_events = row
     return StoredTurn(
         status=status,
         answer=answer,
@@ -138,6 +139,7 @@ def _stored(row: tuple) -> StoredTurn:
         error_code=error_code,
         error_message=error_message,
         agent_messages=agent_messages or [],
+        agent_events=agent_events or [],
     )
 
 
@@ -226,6 +228,7 @@ async def finish(claim: Claim, settled: Settled) -> None:
         **columns,
         "answer": Jsonb(columns["answer"]) if "answer" in columns else None,
         "agent_messages": Jsonb(columns["agent_messages"]) if "agent_messages" in columns else None,
+        "agent_events": Jsonb(columns["agent_events"]) if "agent_events" in columns else None,
         "current_agent": settled.current_agent,
         "has_decision": decision is not None,
     }
