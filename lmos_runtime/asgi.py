@@ -37,13 +37,13 @@ def _freeze_startup_objects() -> None:
 if settings.ROUTER_PRELOAD and settings.ROUTER_TYPE in ("vector", "hybrid"):
     import threading
 
-    from routing.vector import get_embedder, limit_blas_threads
+    from routing.vector import limit_blas_threads, warm_up
 
     # Here, before the thread starts: see limit_blas_threads.
     limit_blas_threads()
 
     def _preload() -> None:
-        get_embedder()
+        warm_up()
         _freeze_startup_objects()
 
     threading.Thread(target=_preload, name="router-preload", daemon=True).start()

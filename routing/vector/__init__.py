@@ -8,7 +8,7 @@ tables), _spelling (typo repair), _glossary (German gloss), _index (scoring), _r
 
 from routing.vector._embeddings import Embedder, get_embedder, limit_blas_threads, release_memory
 from routing.vector._index import AgentIndex, Ranking, agent_texts, build_index, cached_index, clear_cache, get_index
-from routing.vector._router import Gate, Verdict, candidates, channel_index, glossary_for, rank, rankings
+from routing.vector._router import Gate, Verdict, candidates, channel_index, glossary_for, rank, rankings, warm_up
 
 __all__ = [
     "AgentIndex",
@@ -29,4 +29,5 @@ __all__ = [
     "rank",
     "rankings",
     "release_memory",
+    "warm_up",
 ]

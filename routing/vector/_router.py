@@ -84,6 +84,14 @@ class Gate:
         return best, f"score {score:.3f}, {lead:.3f} ahead of the runner-up; relevance {ranking.relevance:.3f}"
 
 
+def warm_up() -> Embedder:
+    """Load the embedder and embed the off-topic messages every index build scores
+    (_calibration.py): at start-up, so that the first turn waits for neither (blocking)."""
+    embedder = get_embedder()
+    calibration.offtopic_vectors(embedder)
+    return embedder
+
+
 async def _embedder() -> Embedder:
     embedder = _embedders.get(settings.ROUTER_EMBEDDING)
     if embedder is None:
