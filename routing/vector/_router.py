@@ -1,8 +1,9 @@
-"""The vector router's entry points: cosine similarity between the query and each agent's texts.
+"""The vector router's entry points: each text ranked against the channel's index, and the
+gate that judges a ranking (the registry's calibrated threshold, or the configured one).
 
 The embedder and each channel's index are built in a worker thread (never on the event
-loop) and cached; a query costs one embedding (both models of the ensemble at once, sentence and token
-vectors from one pass) and a few matrix products (_index.py).
+loop) and cached; a query costs one embedding (both models of the ensemble at once,
+sentence and token vectors from one pass) and a few matrix products (_score.py).
 """
 
 from __future__ import annotations
