@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -26,7 +27,7 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from core import metrics
+from core import metrics, tracing
 from core.errors import AgentClientError, AgentTimeout
 
 log = logging.getLogger("agents.client")
@@ -337,22 +338,26 @@ async def agent_stream(call: AgentCall, *, timeout: float | None = None) -> Asyn
     Leaving the iteration early (client gone) unsubscribes from the agent.
     """
     url = agent_url(call.address)
-    probe = breaker.before_call(url)
-    try:
-        async for result in _agent_stream(call, url=url, timeout=timeout):
-            yield result
-    except AgentTimeout:
-        breaker.record(url, ok=False, kind="timeout", probe=probe)
-        raise
-    except AgentClientError as exc:
-        breaker.record(url, ok=False, kind=exc.kind, probe=probe)
-        raise
-    except BaseException:
-        if probe:
-            breaker.probing.discard(url)
-        raise
-    else:
-        breaker.record(url, ok=True, probe=probe)
+    with tracing.span("agent.call", agent=call.agent_name, messages=len(call.messages), subset=call.subset) as span:
+        if span is not None:  # the agent continues this span's trace
+            call = dataclasses.replace(call, traceparent=tracing.traceparent(call.traceparent))
+        probe = breaker.before_call(url)
+        try:
+            async for result in _agent_stream(call, url=url, timeout=timeout):
+                yield result
+        except AgentTimeout:
+            breaker.record(url, ok=False, kind="timeout", probe=probe)
+            raise
+        except AgentClientError as exc:
+            breaker.record(url, ok=False, kind=exc.kind, probe=probe)
+            tracing.annotate(span, error_kind=exc.kind)
+            raise
+        except BaseException:
+            if probe:
+                breaker.probing.discard(url)
+            raise
+        else:
+            breaker.record(url, ok=True, probe=probe)
 
 
 async def _agent_stream(call: AgentCall, *, url: str, timeout: float | None) -> AsyncIterator[dict[str, Any]]:

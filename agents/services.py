@@ -25,6 +25,7 @@ from django.utils import timezone
 from agents.models import Agent, ApiKey, Capability, Channel, RegistryTarget, SyncRun, Tenant
 from agents.sources import FetchResult, RegistrySource, SourceError, get_source
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRoutingSpec
+from core import tracing
 from core.metrics import sync_observed
 
 log = logging.getLogger("agents.sync")
@@ -228,7 +229,10 @@ def registry_record_sync(*, fetched: Fetched) -> SyncRun:
 def registry_sync_tenant(*, tenant_id: str, subset: str = "stable", source: RegistrySource | None = None) -> SyncRun:
     """Fetch one (tenant, subset) from the source and apply it; record a SyncRun."""
     source = source or get_source()
-    return registry_record_sync(fetched=registry_fetch(source=source, tenant_id=tenant_id, subset=subset))
+    with tracing.span("registry.sync", tenant=tenant_id, subset=subset) as span:
+        run = registry_record_sync(fetched=registry_fetch(source=source, tenant_id=tenant_id, subset=subset))
+        tracing.annotate(span, source=run.source, status=run.status, channels=run.channels)
+    return run
 
 
 def registry_sync_tenant_if_due(*, tenant_id: str, subset: str, min_age: float) -> SyncRun | None:

@@ -29,7 +29,7 @@ from agents.selectors import registry_for_turn
 from agents.specs import AgentSpec, ChannelRegistry
 from conversations import turns
 from conversations.models import Conversation
-from core import errors, metrics
+from core import errors, metrics, tracing
 from routing.base import Decision, RouteRequest
 from routing.services import route_query
 
@@ -234,9 +234,22 @@ async def conversation_turn_events(*, turn_in: TurnInput) -> AsyncIterator[TurnE
     """
     # aclosing: a consumer that stops early must close the inner generator now (marking
     # the turn cancelled), not whenever it is garbage-collected.
-    with metrics.turn_in_flight():
+    with (
+        metrics.turn_in_flight(),
+        tracing.span(
+            "turn",
+            parent=tracing.remote_parent(turn_in.traceparent),
+            tenant=turn_in.tenant_id,
+            channel=turn_in.channel_id,
+            subset=turn_in.subset,
+            conversation_id=turn_in.conversation_id,
+            turn_id=turn_in.turn_id,
+        ) as span,
+    ):
         async with contextlib.aclosing(_turn_events(turn_in)) as events:
             async for event in events:
+                if event.kind == "done":
+                    tracing.annotate(span, agent=event.outcome.agent, strategy=event.outcome.strategy, status="ok")
                 yield event
 
 
@@ -252,11 +265,15 @@ def _observe_failure(turn_in: TurnInput, decision: Decision | None, status: str,
 
 async def _route(request: RouteRequest) -> Decision:
     started = time.perf_counter()
-    try:
-        decision = await route_query(request=request)
-    except errors.AgentNotFound:
-        metrics.routing_observed(strategy="none", seconds=time.perf_counter() - started, outcome="no_agent")
-        raise
+    with tracing.span("routing", agents=len(request.registry.agents)) as span:
+        try:
+            decision = await route_query(request=request)
+        except errors.AgentNotFound as exc:
+            metrics.routing_observed(strategy="none", seconds=time.perf_counter() - started, outcome="no_agent")
+            if exc.decision is not None:
+                tracing.annotate(span, strategy=exc.decision.strategy, confidence=exc.decision.confidence)
+            raise
+        tracing.annotate(span, strategy=decision.strategy, confidence=decision.confidence, agent=decision.agent)
     outcome = "clarification" if decision.clarification else "fallback" if decision.fallback else "agent"
     metrics.routing_observed(strategy=decision.strategy, seconds=decision.latency_ms / 1000, outcome=outcome)
     return decision

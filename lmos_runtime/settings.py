@@ -337,6 +337,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Logging --------------------------------------------------------------------------
 LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+# OpenTelemetry traces: core/tracing.py turns them on from these (and the SDK reads its other OTEL_*).
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+OTEL_TRACES_EXPORTER = env_str("OTEL_TRACES_EXPORTER", "")
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "lmos-runtime")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

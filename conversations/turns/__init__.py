@@ -31,7 +31,7 @@ from conversations.turns._base import (
     StoredTurn,
     stale_after,
 )
-from core import errors, pg
+from core import errors, pg, tracing
 
 __all__ = [
     "CANCELLED",
@@ -78,6 +78,7 @@ def _backend() -> ModuleType:
     return _BACKENDS[backend_name()]
 
 
+@tracing.traced("turn_store.claim")
 async def turn_claim(*, request: ClaimRequest) -> Claim:
     """Store the turn as pending (with its conversation when new), or decide what to do
     with the row of the same turn id. Raises Unauthorized / Forbidden (when a key is
@@ -85,12 +86,14 @@ async def turn_claim(*, request: ClaimRequest) -> Claim:
     return await _backend().claim(request)
 
 
+@tracing.traced("turn_store.finish")
 async def turn_finish(*, claim: Claim, settled: Settled) -> None:
     """Store how the attempt ended: the turn's columns, its routing decision, and the
     conversation's current agent when it completed. One transaction."""
     await _backend().finish(claim, settled)
 
 
+@tracing.traced("turn_store.read")
 async def turn_read(*, claim: Claim) -> StoredTurn:
     """The turn as stored now."""
     return await _backend().read(claim)
