@@ -82,7 +82,11 @@ class Command(BaseCommand):
         )
 
     def _suite(self, options: dict) -> None:
-        from benchmarks.suites import SuiteMissing, load_suite
+        # The suites are a source checkout's tooling (benchmarks/), not part of the routing app.
+        try:
+            from benchmarks.suites import SuiteMissing, load_suite
+        except ImportError as exc:
+            raise CommandError(f"--suite needs the benchmarks/ package of a source checkout: {exc}") from None
 
         try:
             suite = load_suite(options["suite"], options["suites"])
