@@ -12,8 +12,9 @@ from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
-ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
-id_validator = RegexValidator(ID_PATTERN, "1-128 characters of A-Z a-z 0-9 . _ : @ -")
+from core.ids import ID_PATTERN, ID_RULE
+
+id_validator = RegexValidator(ID_PATTERN, ID_RULE)
 
 
 class Tenant(models.Model):

@@ -1,4 +1,4 @@
-"""Reads of the agent registry for the turn path.
+"""Reads of the agent registry: for the turn path, and the registry endpoint's listing.
 
 The turn path never calls the source: it reads the stored registry, cached in process
 memory per (tenant, channel, subset) and keyed by the tenant's registry version, which
@@ -7,16 +7,11 @@ lives in the database so that every web replica sees a sync at once.
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
-import weakref
-
-from asgiref.sync import sync_to_async
+from typing import Any
 
 from agents.models import Agent, Capability, Channel, RegistryTarget, Tenant
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
-from core.db import db
 
 # Keyed by the tenant row (not only its id): a tenant deleted and made again starts at
 # version 0 again and must not hit the old entry.
@@ -98,11 +93,9 @@ def channel_registry_cached(
 
 
 def channel_registry_invalidate() -> None:
-    """Forget every cached registry (after admin edits to fallback agents or thresholds),
-    and every remembered on-demand sync failure."""
+    """Forget every cached registry (after admin edits to fallback agents or thresholds)."""
     with _lock:
         _cache.clear()
-        _ondemand_failed.clear()
 
 
 def registry_known(*, tenant: Tenant, subset: str) -> bool:
@@ -114,92 +107,47 @@ def registry_known(*, tenant: Tenant, subset: str) -> bool:
     )
 
 
-# On-demand syncs: one per (tenant, subset) at a time per event loop, awaited by every
-# request that needs it. The fetch runs in a worker thread that touches no database; only
-# the apply takes a connection.
-ONDEMAND_RETRY_AFTER = 2.0  # seconds during which a failed on-demand sync is not retried
-_ondemand_inflight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Task]] = (
-    weakref.WeakKeyDictionary()
-)
-_ondemand_failed: dict[tuple[str, str], tuple[float, str]] = {}
-
-
-async def _ondemand_sync(tenant_id: str, subset: str) -> tuple[bool, str]:
-    from agents.services import registry_fetch, registry_record_sync
-    from agents.sources import get_source
-
-    source = get_source()
-    fetched = await sync_to_async(registry_fetch, thread_sensitive=False)(
-        source=source, tenant_id=tenant_id, subset=subset
-    )
-    run = await db(registry_record_sync)(fetched=fetched)
-    return run.status == run.Status.OK, run.error
-
-
-async def registry_sync_on_demand(*, tenant_id: str, subset: str) -> tuple[bool, str]:
-    """Sync (tenant, subset) now, or join the sync already under way; returns (ok, error).
-
-    Concurrent callers share one sync, so a burst of first chats for a tenant makes one
-    round of requests to the source, not one each. A failure is remembered for
-    ONDEMAND_RETRY_AFTER seconds so that a down source is not hammered by every chat.
-    """
-    key = (tenant_id, subset)
-    inflight = _ondemand_inflight.setdefault(asyncio.get_running_loop(), {})
-    task = inflight.get(key)
-    if task is None:
-        failed = _ondemand_failed.get(key)
-        if failed is not None and time.monotonic() - failed[0] < ONDEMAND_RETRY_AFTER:
-            return False, failed[1]
-        task = asyncio.get_running_loop().create_task(_ondemand_sync(tenant_id, subset))
-        inflight[key] = task
-
-        def finished(done: asyncio.Task) -> None:
-            if inflight.get(key) is done:
-                del inflight[key]
-            if done.cancelled() or done.exception() is not None:
-                _ondemand_failed[key] = (time.monotonic(), "the on-demand sync did not complete")
-            elif done.result()[0]:
-                _ondemand_failed.pop(key, None)
-            else:
-                _ondemand_failed[key] = (time.monotonic(), done.result()[1])
-
-        task.add_done_callback(finished)
-    # shield: one caller going away must not cancel the sync the others wait for.
-    return await asyncio.shield(task)
-
-
-async def registry_for_turn(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry:
-    """The registry a turn routes on.
-
-    Reads the stored registry (cached per registry version). When the (tenant, subset) was
-    never synced, one synchronous fetch from the source is made first, shared by concurrent
-    requests. Raises RegistryUnavailable when that fetch fails and nothing is known,
-    AgentNotFound when the registry is known but has no agents for the channel. After an
-    on-demand sync `tenant.registry_version` is updated in place.
-    """
-    from core.errors import AgentNotFound, RegistryUnavailable
-
-    registry, known = await db(_lookup)(tenant=tenant, channel_id=channel_id, subset=subset)
-    if registry is None and not known:
-        ok, error = await registry_sync_on_demand(tenant_id=tenant.tenant_id, subset=subset)
-        if not ok:
-            raise RegistryUnavailable(
-                f"The agent registry for tenant {tenant.tenant_id!r}, subset {subset!r} is not known yet "
-                f"and the registry source is unavailable: {error or 'unknown error'}"
-            )
-        registry = await db(_registry_after_sync)(tenant=tenant, channel_id=channel_id, subset=subset)
-    if registry is None or not registry.agents:
-        raise AgentNotFound(
-            f"No agents are installed for tenant {tenant.tenant_id!r}, channel {channel_id!r}, subset {subset!r}"
-        )
-    return registry
-
-
-def _lookup(*, tenant: Tenant, channel_id: str, subset: str) -> tuple[ChannelRegistry | None, bool]:
+def channel_registry_lookup(*, tenant: Tenant, channel_id: str, subset: str) -> tuple[ChannelRegistry | None, bool]:
+    """(the registry of the channel or None, whether the (tenant, subset) registry is known)."""
     registry = channel_registry(tenant=tenant, channel_id=channel_id, subset=subset)
     return registry, registry is not None or registry_known(tenant=tenant, subset=subset)
 
 
-def _registry_after_sync(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry | None:
+def channel_registry_reread(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry | None:
+    """The channel's registry after a sync: `tenant.registry_version` is read again first."""
     tenant.refresh_from_db(fields=["registry_version"])
     return channel_registry(tenant=tenant, channel_id=channel_id, subset=subset)
+
+
+def registry_agents(*, tenant_id: str, channel_id: str | None, subset: str) -> dict[str, Any]:
+    """What the registry endpoint lists: the active agents of the tenant's channels in
+    `subset` (one channel when `channel_id` is given), each name once, by name."""
+    channels = Channel.objects.filter(tenant__tenant_id=tenant_id, subset=subset, active=True)
+    if channel_id:
+        channels = channels.filter(channel_id=channel_id)
+    agents = (
+        Agent.objects.filter(channel__in=channels, active=True)
+        .select_related("channel")
+        .prefetch_related("capabilities")
+        .order_by("name")
+    )
+    seen: dict[str, dict[str, Any]] = {}
+    for agent in agents:
+        if agent.name in seen:
+            continue
+        seen[agent.name] = {
+            "id": agent.agent_id or agent.name,
+            "name": agent.name,
+            "version": agent.channel.version if agent.channel_id else "",
+            "description": agent.description,
+            "capabilities": [
+                {
+                    "id": c.capability_id or c.name,
+                    "name": c.name,
+                    "version": c.provided_version,
+                    "description": c.description,
+                }
+                for c in agent.capabilities.all()
+            ],
+        }
+    return {"subset": subset, "agents": list(seen.values())}

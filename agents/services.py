@@ -1,5 +1,6 @@
-"""Writes to the agent registry: the sync of a source into the database, and the record of
-tenants and subsets seen in traffic.
+"""Writes to the agent registry: the sync of a source into the database (scheduled, or on
+demand for a turn whose registry is not known yet), and the record of tenants and subsets
+seen in traffic.
 
 A sync has two halves. The fetch talks to the source and touches no database, so no
 connection is held while waiting on the network; the apply makes the stored registry of a
@@ -9,23 +10,29 @@ its number of SQL statements grows with what changed, not with the size of the r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from agents.models import Agent, ApiKey, Capability, Channel, RegistryTarget, SyncRun, Tenant
+from agents.selectors import channel_registry_lookup, channel_registry_reread
 from agents.sources import FetchResult, RegistrySource, SourceError, get_source
-from agents.specs import AgentSpec, CapabilitySpec, ChannelRoutingSpec
+from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry, ChannelRoutingSpec
 from core import tracing
+from core.db import db
+from core.errors import AgentNotFound, RegistryUnavailable
 from core.metrics import sync_observed
 
 log = logging.getLogger("agents.sync")
@@ -272,6 +279,89 @@ def registry_sync_all(*, source: RegistrySource | None = None) -> list[SyncRun]:
     """One sync of everything `registry_sync_targets` names (the embedded scheduler's job)."""
     source = source or get_source()
     return registry_sync_many(targets=registry_sync_targets(source=source), source=source)
+
+
+# --- the on-demand sync of the turn path ------------------------------------------------
+
+# On-demand syncs: one per (tenant, subset) at a time per event loop, awaited by every
+# request that needs it. The fetch runs in a worker thread that touches no database; only
+# the apply takes a connection.
+ONDEMAND_RETRY_AFTER = 2.0  # seconds during which a failed on-demand sync is not retried
+_ondemand_inflight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Task]] = (
+    weakref.WeakKeyDictionary()
+)
+_ondemand_failed: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def registry_on_demand_forget() -> None:
+    """Forget every remembered on-demand sync failure (tests, and with the registry caches)."""
+    _ondemand_failed.clear()
+
+
+async def _ondemand_sync(tenant_id: str, subset: str) -> tuple[bool, str]:
+    source = get_source()
+    fetched = await sync_to_async(registry_fetch, thread_sensitive=False)(
+        source=source, tenant_id=tenant_id, subset=subset
+    )
+    run = await db(registry_record_sync)(fetched=fetched)
+    return run.status == run.Status.OK, run.error
+
+
+async def registry_sync_on_demand(*, tenant_id: str, subset: str) -> tuple[bool, str]:
+    """Sync (tenant, subset) now, or join the sync already under way; returns (ok, error).
+
+    Concurrent callers share one sync, so a burst of first chats for a tenant makes one
+    round of requests to the source, not one each. A failure is remembered for
+    ONDEMAND_RETRY_AFTER seconds so that a down source is not hammered by every chat.
+    """
+    key = (tenant_id, subset)
+    inflight = _ondemand_inflight.setdefault(asyncio.get_running_loop(), {})
+    task = inflight.get(key)
+    if task is None:
+        failed = _ondemand_failed.get(key)
+        if failed is not None and time.monotonic() - failed[0] < ONDEMAND_RETRY_AFTER:
+            return False, failed[1]
+        task = asyncio.get_running_loop().create_task(_ondemand_sync(tenant_id, subset))
+        inflight[key] = task
+
+        def finished(done: asyncio.Task) -> None:
+            if inflight.get(key) is done:
+                del inflight[key]
+            if done.cancelled() or done.exception() is not None:
+                _ondemand_failed[key] = (time.monotonic(), "the on-demand sync did not complete")
+            elif done.result()[0]:
+                _ondemand_failed.pop(key, None)
+            else:
+                _ondemand_failed[key] = (time.monotonic(), done.result()[1])
+
+        task.add_done_callback(finished)
+    # shield: one caller going away must not cancel the sync the others wait for.
+    return await asyncio.shield(task)
+
+
+async def registry_for_turn(*, tenant: Tenant, channel_id: str, subset: str) -> ChannelRegistry:
+    """The registry a turn routes on.
+
+    Reads the stored registry (cached per registry version). When the (tenant, subset) was
+    never synced, one synchronous fetch from the source is made first, shared by concurrent
+    requests. Raises RegistryUnavailable when that fetch fails and nothing is known,
+    AgentNotFound when the registry is known but has no agents for the channel. After an
+    on-demand sync `tenant.registry_version` is updated in place.
+    """
+    registry, known = await db(channel_registry_lookup)(tenant=tenant, channel_id=channel_id, subset=subset)
+    if registry is None and not known:
+        ok, error = await registry_sync_on_demand(tenant_id=tenant.tenant_id, subset=subset)
+        if not ok:
+            raise RegistryUnavailable(
+                f"The agent registry for tenant {tenant.tenant_id!r}, subset {subset!r} is not known yet "
+                f"and the registry source is unavailable: {error or 'unknown error'}"
+            )
+        registry = await db(channel_registry_reread)(tenant=tenant, channel_id=channel_id, subset=subset)
+    if registry is None or not registry.agents:
+        raise AgentNotFound(
+            f"No agents are installed for tenant {tenant.tenant_id!r}, channel {channel_id!r}, subset {subset!r}"
+        )
+    return registry
 
 
 # --- the apply --------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+from core.ids import ID_PATTERN
+
+_ID_RE = re.compile(ID_PATTERN)
 
 
 class SpecError(ValueError):

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable
-from functools import cache, wraps
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.http.request import RawPostDataException
 from rest_framework.exceptions import ValidationError
 
-from agents.models import ID_PATTERN
 from conversations.serializers import ChatRequestSerializer
 from conversations.services import TurnInput
 from core import errors
-
-_ID_RE = re.compile(ID_PATTERN)
-
-
-def check_id(value: str | None, what: str) -> str:
-    if value is None or not _ID_RE.match(value):
-        raise errors.InvalidRequest(f"{what} must be 1-128 characters of A-Z a-z 0-9 . _ : @ -")
-    return value
+from core.ids import check_id
 
 
 def json_body(request: HttpRequest) -> Any:
@@ -99,7 +89,7 @@ def validated_turn_input(
     try:
         data = _request_serializer().run_validation(body)
     except ValidationError as exc:
-        raise errors.InvalidRequest(errors._flatten_detail(exc.detail)) from None
+        raise errors.InvalidRequest(errors.flatten_detail(exc.detail)) from None
     input_context, system_context, user_context = data["inputContext"], data["systemContext"], data["userContext"]
     return TurnInput(
         tenant_id=tenant_id,
@@ -118,30 +108,3 @@ def validated_turn_input(
         authorization=authorization,
         body=body,
     )
-
-
-View = Callable[..., Awaitable[HttpResponse]]
-
-
-def api_errors(*methods: str) -> Callable[[View], View]:
-    """Render every failure of an async API view as `{"errorCode", "message"}` JSON."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method not in methods:
-                allowed = ", ".join(methods)
-                return errors.error_response(
-                    errors.MethodNotAllowed(f"Method {request.method} is not allowed here", headers={"Allow": allowed})
-                )
-            try:
-                return await view(request, *args, **kwargs)
-            except errors.RuntimeApiError as exc:
-                return errors.error_response(exc)
-            except Exception as exc:
-                return errors.error_response(errors.unexpected_error(exc))
-
-        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate

@@ -6,6 +6,7 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self) -> None:
+        from conversations import middleware  # noqa: F401  (registers its system check)
         from conversations.selectors import routed_queries
         from routing.learning import read_observations_with
 

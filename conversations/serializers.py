@@ -13,7 +13,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.models import ID_PATTERN
+from core.ids import ID_PATTERN
 
 ROLES = ("user", "assistant", "system")
 
@@ -137,6 +137,20 @@ class ChatResponseSerializer(serializers.Serializer):
     anonymizationEntities = AnonymizationEntitySerializer(many=True, allow_null=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    errorCode = serializers.CharField()
-    message = serializers.CharField()
+class TurnSerializer(serializers.Serializer):
+    turnId = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=["pending", "completed", "failed", "cancelled"])
+    agent = serializers.CharField(allow_null=True)
+    routingStrategy = serializers.CharField(allow_null=True)
+    messages = serializers.ListField(child=serializers.DictField())
+    answer = ChatResponseSerializer(allow_null=True)
+    errorCode = serializers.CharField(allow_null=True)
+
+
+class ConversationHistorySerializer(serializers.Serializer):
+    tenantId = serializers.CharField()
+    conversationId = serializers.CharField()
+    channelId = serializers.CharField()
+    subset = serializers.CharField()
+    turns = TurnSerializer(many=True)

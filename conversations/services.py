@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from agents.client import EVENT, INTERMEDIATE_MESSAGE, AgentCall, AgentReply, agent_stream
 from agents.models import Tenant
-from agents.selectors import registry_for_turn
+from agents.services import registry_for_turn
 from agents.specs import AgentSpec, ChannelRegistry
 from conversations import turns
 from conversations.models import Conversation

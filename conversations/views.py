@@ -1,36 +1,51 @@
-"""The chat API (LMOS contract). Views only translate HTTP to service calls."""
+"""The chat API (LMOS contract). Views only translate HTTP to service calls; each declares
+its contract with `core.api.endpoint` (see "Adding an endpoint" in docs/operations.md)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
+from agents.api import is_staff
 from agents.auth import api_key_authorize
-from agents.models import Agent, Channel
-from conversations.api import api_errors, check_id, turn_input
+from conversations.api import check_id, turn_input
 from conversations.limits import inflight_acquire, inflight_release, inflight_slot, rate_limit_check
+from conversations.schema import CHAT_ERRORS, CHAT_HEADERS
 from conversations.selectors import conversation_history
+from conversations.serializers import ChatRequestSerializer, ChatResponseSerializer, ConversationHistorySerializer
 from conversations.services import TurnEvent, conversation_turn, conversation_turn_events
 from core import errors
+from core.api import AUTH, Answer, endpoint, error
 from core.db import db
 
 
-@api_errors("POST")
-async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
+@endpoint(
+    "POST",
+    summary="Send a user message; the routed agent's answer",
+    description=(
+        "The answer is the agent's first MESSAGE result (Arc type MESSAGE or null); an agent that completes"
+        " having sent only INTERMEDIATE_MESSAGE results answers with the last one. An ERROR result is a 502"
+        " AGENT_CLIENT_EXCEPTION with the agent's message."
+    ),
+    request=ChatRequestSerializer,
+    parameters=CHAT_HEADERS,
+    responses={200: ChatResponseSerializer, **CHAT_ERRORS},
+    fast=True,
+)
+async def chat_message(request: HttpRequest, tenant_id: str, conversation_id: str) -> Answer:
     turn_in = turn_input(request, tenant_id, conversation_id)
     await rate_limit_check(tenant_id=tenant_id)
     with inflight_slot():
         outcome = await conversation_turn(turn_in=turn_in)
-    response = JsonResponse(outcome.answer)
-    response["x-agent-name"] = outcome.agent
-    response["x-routing-strategy"] = outcome.strategy
+    headers = {"x-agent-name": outcome.agent, "x-routing-strategy": outcome.strategy}
     if outcome.confidence is not None:
-        response["x-routing-confidence"] = f"{outcome.confidence:.3f}"
-    response["x-turn-id"] = outcome.turn_id
-    return response
+        headers["x-routing-confidence"] = f"{outcome.confidence:.3f}"
+    headers["x-turn-id"] = outcome.turn_id
+    return Answer(outcome.answer, headers)
 
 
 def _flag(request: HttpRequest, name: str) -> bool:
@@ -44,7 +59,27 @@ def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-@api_errors("POST")
+@endpoint(
+    "POST",
+    summary="Send a user message; every agent message as Server-Sent Events",
+    description=(
+        "`event: message` per agent message (Arc type MESSAGE), `event: intermediate` per intermediate"
+        " message (INTERMEDIATE_MESSAGE), `event: agent-event` per agent EVENT result only with"
+        " `agentEvents=true`, then `event: done` or `event: error`."
+    ),
+    request=ChatRequestSerializer,
+    parameters=[
+        *CHAT_HEADERS,
+        OpenApiParameter(
+            "agentEvents",
+            OpenApiTypes.BOOL,
+            OpenApiParameter.QUERY,
+            description="Also stream the agent's EVENT results as `event: agent-event` (default false)",
+        ),
+    ],
+    responses={(200, "text/event-stream"): OpenApiTypes.STR, **CHAT_ERRORS},
+    fast=True,
+)
 async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
     """The same turn as `chat_message`, answered as Server-Sent Events.
 
@@ -91,65 +126,29 @@ async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str
     return response
 
 
-async def _is_staff(request: HttpRequest) -> bool:
-    user = await request.auser()
-    return bool(user and user.is_active and user.is_staff)
-
-
-@api_errors("GET")
-async def history(request: HttpRequest, tenant_id: str, conversation_id: str) -> HttpResponse:
+@endpoint(
+    "GET",
+    summary="A conversation's turns (needs the tenant's API key)",
+    parameters=[AUTH],
+    responses={
+        200: ConversationHistorySerializer,
+        400: error("Invalid id"),
+        401: error("Missing or unknown API key"),
+        403: error("API key of another tenant"),
+        404: error("Unknown conversation"),
+    },
+)
+async def history(request: HttpRequest, tenant_id: str, conversation_id: str) -> dict:
     check_id(tenant_id, "tenantId")
     check_id(conversation_id, "conversationId")
     # Conversations are personal data: always a tenant key (or an admin session).
-    if not await _is_staff(request):
+    if not await is_staff(request):
         await db(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
-    return JsonResponse(await db(conversation_history)(tenant_id=tenant_id, conversation_id=conversation_id))
-
-
-def _agents_payload(tenant_id: str, channel_id: str | None, subset: str) -> dict:
-    channels = Channel.objects.filter(tenant__tenant_id=tenant_id, subset=subset, active=True)
-    if channel_id:
-        channels = channels.filter(channel_id=channel_id)
-    agents = (
-        Agent.objects.filter(channel__in=channels, active=True)
-        .select_related("channel")
-        .prefetch_related("capabilities")
-        .order_by("name")
-    )
-    seen: dict[str, dict] = {}
-    for agent in agents:
-        if agent.name in seen:
-            continue
-        seen[agent.name] = {
-            "id": agent.agent_id or agent.name,
-            "name": agent.name,
-            "version": agent.channel.version if agent.channel_id else "",
-            "description": agent.description,
-            "capabilities": [
-                {
-                    "id": c.capability_id or c.name,
-                    "name": c.name,
-                    "version": c.provided_version,
-                    "description": c.description,
-                }
-                for c in agent.capabilities.all()
-            ],
-        }
-    return {"subset": subset, "agents": list(seen.values())}
-
-
-@api_errors("GET")
-async def agents(request: HttpRequest) -> HttpResponse:
-    tenant_id = check_id(request.GET.get("tenantId"), "tenantId")
-    channel_id = request.GET.get("channelId")
-    if channel_id is not None:
-        check_id(channel_id, "channelId")
-    subset = request.GET.get("subset", request.headers.get("x-subset") or "stable")
-    check_id(subset, "subset")
-    if settings.REQUIRE_API_KEYS and not await _is_staff(request):
-        await db(api_key_authorize)(tenant_id=tenant_id, authorization=request.headers.get("Authorization"))
-    return JsonResponse(await db(_agents_payload)(tenant_id, channel_id, subset))
+    return await db(conversation_history)(tenant_id=tenant_id, conversation_id=conversation_id)
 
 
 async def not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     return errors.error_response(errors.NotFound(f"No API endpoint at {request.path}"))
+
+
+not_found.fast_path = True  # type: ignore[attr-defined]

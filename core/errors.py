@@ -129,17 +129,26 @@ def to_api_error(exc: BaseException) -> RuntimeApiError:
     for drf_class, ours in _DRF_MAP:
         if isinstance(exc, drf_class):
             detail = getattr(exc, "detail", None)
-            return ours(_flatten_detail(detail) if detail is not None else None)
+            return ours(flatten_detail(detail) if detail is not None else None)
     return unexpected_error(exc)
 
 
-def _flatten_detail(detail: Any, path: str = "") -> str:
+def flatten_detail(detail: Any, path: str = "") -> str:
+    """DRF's nested validation errors as one line: "inputContext.messages[3].content: ...".
+
+    The errors of a list of objects come as one (possibly empty) entry per item: items
+    without errors are left out, the others are named by their index.
+    """
     if isinstance(detail, dict):
-        parts = [_flatten_detail(value, f"{path}.{key}" if path else str(key)) for key, value in detail.items()]
-        return "; ".join(parts)
-    if isinstance(detail, list):
-        return "; ".join(_flatten_detail(item, path) for item in detail)
-    return f"{path}: {detail}" if path else str(detail)
+        parts = [flatten_detail(value, f"{path}.{key}" if path else str(key)) for key, value in detail.items()]
+    elif isinstance(detail, list):
+        parts = [
+            flatten_detail(item, f"{path}[{index}]" if isinstance(item, dict) else path)
+            for index, item in enumerate(detail)
+        ]
+    else:
+        return f"{path}: {detail}" if path else str(detail)
+    return "; ".join(part for part in parts if part)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -158,7 +158,9 @@ else:
     CELERY_BROKER_URL = "memory://"
 
 # --- Agent registry -------------------------------------------------------------------
-REGISTRY_SOURCE = env_choice("REGISTRY_SOURCE", "operator", ["operator", "kubernetes", "file"])
+# The names of agents.sources.SOURCES (tests/test_choices.py holds them equal).
+REGISTRY_SOURCES = ("operator", "kubernetes", "file")
+REGISTRY_SOURCE = env_choice("REGISTRY_SOURCE", "operator", REGISTRY_SOURCES)
 AGENT_REGISTRY_URL = env_str("AGENT_REGISTRY_URL", "http://lmos-operator:8080").rstrip("/")
 AGENT_REGISTRY_FILE = env_str("AGENT_REGISTRY_FILE")
 AGENT_REGISTRY_TIMEOUT = env_float("AGENT_REGISTRY_TIMEOUT", 10.0, minimum=0.1)
@@ -183,7 +185,9 @@ WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", None, minimum=1)
 AGENT_SEND_NAME = env_bool("AGENT_SEND_NAME", False)
 
 # --- Routing --------------------------------------------------------------------------
-ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ["vector", "llm", "hybrid", "explicit"])
+# The names of routing.strategies.STRATEGIES (tests/test_choices.py holds them equal).
+ROUTER_TYPES = ("vector", "llm", "hybrid", "explicit")
+ROUTER_TYPE = env_choice("ROUTER_TYPE", "vector", ROUTER_TYPES)
 OPENAI_API_URL = env_str("OPENAI_API_URL", "https://api.openai.com/v1", aliases=["LLM_BASE_URL"])
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", None, aliases=["LLM_API_KEY"])
 OPENAI_API_MODEL = env_str("OPENAI_API_MODEL", "gpt-4o-mini", aliases=["LLM_MODEL_NAME"])

@@ -21,10 +21,13 @@ def pytest_report_header(config) -> list[str]:
 @pytest.fixture(autouse=True)
 def _fresh_registry_cache():
     from agents.selectors import channel_registry_invalidate
+    from agents.services import registry_on_demand_forget
 
     channel_registry_invalidate()
+    registry_on_demand_forget()
     yield
     channel_registry_invalidate()
+    registry_on_demand_forget()
 
 
 @pytest.fixture

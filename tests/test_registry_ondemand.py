@@ -10,8 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from agents.models import SyncRun, Tenant
-from agents.selectors import registry_for_turn
-from agents.services import registry_note_traffic
+from agents.services import registry_for_turn, registry_note_traffic
 from core.errors import AgentNotFound, RegistryUnavailable
 from tests.factories import make_registry
 from tests.support.registry_fakes import Behaviour, FakeOperator, routing_doc

@@ -21,9 +21,9 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
-from agents.models import ID_PATTERN
 from agents.sources import FetchResult, SourceError
 from agents.specs import ChannelRoutingSpec, SpecError, parse_channel_routing
+from core.ids import ID_PATTERN
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 ID_PATTERN_RE = re.compile(ID_PATTERN)
