@@ -9,6 +9,7 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from conversations.serializers import NO_NUL
 from core.api import AUTH, error
 from core.ids import ID_PATTERN
 
@@ -40,13 +41,11 @@ CHAT_ERRORS = {
     504: error("The agent did not answer within AGENT_TIMEOUT"),
 }
 
-# DRF's text fields refuse NUL characters (PostgreSQL cannot store them): a 400 the schema
-# states as a pattern on every request string that has no pattern of its own.
-NO_NUL = "^[^\\u0000]*$"
-
 
 def constraints_hook(result: dict, generator: Any, request: Any, public: bool) -> dict:
-    """drf-spectacular emits neither the messages' length limits nor DRF's NUL rule."""
+    """drf-spectacular emits neither the messages' length limits nor DRF's NUL rule: the text
+    fields refuse NUL characters (a 400), stated as a pattern on every request string that
+    has no pattern of its own."""
     schemas = result.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():
         if not name.endswith("Request"):

@@ -27,6 +27,10 @@ def id_field(**kwargs: Any) -> serializers.RegexField:
     )
 
 
+# Text the server refuses: NUL characters (PostgreSQL cannot store them), as DRF's text fields.
+NO_NUL = "^[^\\u0000]*$"
+
+
 @extend_schema_field(
     {
         "oneOf": [
@@ -34,18 +38,28 @@ def id_field(**kwargs: Any) -> serializers.RegexField:
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+                    "properties": {
+                        "key": {"type": "string", "pattern": NO_NUL},
+                        "value": {"type": "string", "pattern": NO_NUL},
+                    },
                     "required": ["key"],
                 },
             },
-            {"type": "object", "additionalProperties": True},
+            {
+                "type": "object",
+                "description": "Keys must not contain NUL characters.",
+                "additionalProperties": {"anyOf": [{"not": {"type": "string"}}, {"type": "string", "pattern": NO_NUL}]},
+            },
         ]
     }
 )
 class ContextParamsField(serializers.Field):
     """[{key, value}] or {key: value} → [{"key": str, "value": str}]."""
 
-    default_error_messages = {"invalid": "must be a list of {{key, value}} or a JSON object"}
+    default_error_messages = {
+        "invalid": "must be a list of {{key, value}} or a JSON object",
+        "null_characters": "Null characters are not allowed.",
+    }
 
     def to_internal_value(self, data: Any) -> list[dict[str, str]]:
         if data is None:
@@ -63,7 +77,10 @@ class ContextParamsField(serializers.Field):
             value = item.get("value")
             if value is not None and not isinstance(value, str):
                 value = json.dumps(value, ensure_ascii=False)
-            result.append({"key": str(item["key"]), "value": "" if value is None else value})
+            entry = {"key": str(item["key"]), "value": "" if value is None else value}
+            if "\x00" in entry["key"] or "\x00" in entry["value"]:
+                self.fail("null_characters")
+            result.append(entry)
         return result
 
     def to_representation(self, value: Any) -> Any:
@@ -154,3 +171,16 @@ class ConversationHistorySerializer(serializers.Serializer):
     channelId = serializers.CharField()
     subset = serializers.CharField()
     turns = TurnSerializer(many=True)
+
+
+class CandidateSerializer(serializers.Serializer):
+    agent = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class RouteDecisionSerializer(serializers.Serializer):
+    agent = serializers.CharField(allow_null=True)
+    strategy = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    candidates = CandidateSerializer(many=True)

@@ -22,6 +22,7 @@ def test_openapi_schema_is_valid_and_served():
     for prefix in ("/lmos/runtime/apis/v1", "/apis/v1"):
         assert f"{prefix}/{{tenantId}}/chat/{{conversationId}}/message" in paths
         assert f"{prefix}/{{tenantId}}/chat/{{conversationId}}/stream" in paths
+        assert f"{prefix}/{{tenantId}}/route" in paths
     response = Client().get("/apis/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     docs = Client().get("/apis/v1/docs")
@@ -72,3 +73,9 @@ def test_nul_characters_are_refused_as_the_schema_says_with_one_clean_message():
         "errorCode": "INVALID_REQUEST",
         "message": "inputContext.messages[3].content: Null characters are not allowed.",
     }
+    body["inputContext"]["messages"][3]["content"] = "fine"
+    body["systemContext"]["contextParams"] = {"key\x00": "value"}
+    response = Client().post(
+        "/apis/v1/acme/chat/c-1/message", body, content_type="application/json", HTTP_X_TURN_ID="t-1"
+    )
+    assert response.json()["message"] == "systemContext.contextParams: Null characters are not allowed."
