@@ -44,10 +44,12 @@ def json_body(request: HttpRequest) -> Any:
         raise errors.InvalidRequest(f"Body is not valid JSON: {exc}") from None
 
 
-def turn_input(request: HttpRequest, tenant_id: str, conversation_id: str) -> TurnInput:
-    """Validate everything about a chat request and build the service's input."""
+def turn_input(request: HttpRequest, tenant_id: str, conversation_id: str | None) -> TurnInput:
+    """Validate everything about a chat request and build the service's input (without a
+    conversation for the routing dry run when it names none)."""
     check_id(tenant_id, "tenantId")
-    check_id(conversation_id, "conversationId")
+    if conversation_id is not None:
+        check_id(conversation_id, "conversationId")
     body = json_body(request)
     turn_id = request.headers.get("x-turn-id")
     if not turn_id:
@@ -58,7 +60,7 @@ def turn_input(request: HttpRequest, tenant_id: str, conversation_id: str) -> Tu
     return validated_turn_input(
         body,
         tenant_id=tenant_id,
-        conversation_id=conversation_id,
+        conversation_id=conversation_id or "",
         turn_id=turn_id,
         subset=subset,
         traceparent=request.headers.get("traceparent"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.models import Channel
+from agents.models import Channel, Tenant
 from conversations.models import Conversation, Turn
 from core.errors import NotFound
 from routing.learning import LEARN_STRATEGIES, Observation
@@ -68,3 +68,21 @@ def _query(messages: object) -> str:
         if isinstance(content, str):
             return content
     return ""
+
+
+def conversation_routing_context(
+    *, tenant: Tenant, conversation_id: str, history_turns: int
+) -> tuple[str | None, list[dict[str, str]]]:
+    """What routing reads from a stored conversation, as a turn reads it: the agent that
+    answered last (None for a new conversation) and the last `history_turns` completed
+    turns as {"query", "agent"}, oldest first."""
+    conversation = Conversation.objects.filter(tenant=tenant, conversation_id=conversation_id).first()
+    if conversation is None:
+        return None, []
+    previous = (
+        Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
+        .order_by("-created_at", "-id")
+        .values_list("messages", "agent_name")[:history_turns]
+    )
+    history = [{"query": _query(messages), "agent": agent} for messages, agent in reversed(previous)]
+    return conversation.current_agent or None, history

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<str:tenant_id>/chat/<str:conversation_id>/message", views.chat_message, name="chat-message"),
     path("<str:tenant_id>/chat/<str:conversation_id>/stream", views.chat_stream, name="chat-stream"),
     path("<str:tenant_id>/conversations/<str:conversation_id>", views.history, name="conversation-history"),
+    path("<str:tenant_id>/route", views.route, name="route-dry-run"),
     path("agents", agents_api.agents, name="agents"),
     path("schema", SpectacularAPIView.as_view(urlconf=SCHEMA_URLCONF), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="openapi-docs"),

@@ -13,14 +13,21 @@ from drf_spectacular.utils import OpenApiParameter
 from agents.api import is_staff
 from agents.auth import api_key_authorize
 from conversations.api import check_id, turn_input
+from conversations.dry_run import conversation_route_dry_run
 from conversations.limits import inflight_acquire, inflight_release, inflight_slot, rate_limit_check
 from conversations.schema import CHAT_ERRORS, CHAT_HEADERS
 from conversations.selectors import conversation_history
-from conversations.serializers import ChatRequestSerializer, ChatResponseSerializer, ConversationHistorySerializer
+from conversations.serializers import (
+    ChatRequestSerializer,
+    ChatResponseSerializer,
+    ConversationHistorySerializer,
+    RouteDecisionSerializer,
+)
 from conversations.services import TurnEvent, conversation_turn, conversation_turn_events
 from core import errors
 from core.api import AUTH, Answer, endpoint, error
 from core.db import db
+from core.ids import ID_PATTERN
 
 
 @endpoint(
@@ -124,6 +131,45 @@ async def chat_stream(request: HttpRequest, tenant_id: str, conversation_id: str
     response["X-Accel-Buffering"] = "no"
     response["x-turn-id"] = turn_in.turn_id
     return response
+
+
+@endpoint(
+    "POST",
+    summary="Dry run: where this chat request would be routed, without calling the agent",
+    description=(
+        "Takes the chat request (body and headers) and routes it as a turn would: explicit agent, the"
+        " strategy, follow-ups with the stored conversation's current agent and history, the channel's"
+        " fallback agent, clarification. Calls no agent and stores no turn and no decision. When the router"
+        " finds no agent, the answer is 200 with `agent: null` and the router's reason and candidates;"
+        " 404 is left for an unknown explicit agent or a channel without agents."
+    ),
+    request=ChatRequestSerializer,
+    parameters=[
+        *CHAT_HEADERS,
+        OpenApiParameter(
+            "conversationId",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            pattern=ID_PATTERN,
+            description="The stored conversation whose current agent and history follow-ups use (default: none)",
+        ),
+    ],
+    # No turn is stored and no agent called: no 409, 502 or 504.
+    responses={200: RouteDecisionSerializer, **{k: v for k, v in CHAT_ERRORS.items() if k not in (409, 502, 504)}},
+    fast=True,
+)
+async def route(request: HttpRequest, tenant_id: str) -> dict:
+    turn_in = turn_input(request, tenant_id, request.GET.get("conversationId"))
+    await rate_limit_check(tenant_id=tenant_id)
+    with inflight_slot():
+        decision = await conversation_route_dry_run(turn_in=turn_in)
+    return {
+        "agent": decision.agent or None,
+        "strategy": decision.strategy,
+        "confidence": decision.confidence,
+        "reason": decision.reason,
+        "candidates": [candidate.as_dict() for candidate in decision.candidates],
+    }
 
 
 @endpoint(
