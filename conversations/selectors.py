@@ -6,6 +6,7 @@ from typing import Any
 
 from agents.models import Channel, Tenant
 from conversations.models import Conversation, Turn
+from conversations.turns._base import HISTORY_ANSWER_CHARS
 from core.errors import NotFound
 from routing.learning import LEARN_STRATEGIES, Observation
 from routing.models import RoutingDecision
@@ -73,16 +74,23 @@ def _query(messages: object) -> str:
 def conversation_routing_context(
     *, tenant: Tenant, conversation_id: str, history_turns: int
 ) -> tuple[str | None, list[dict[str, str]]]:
-    """What routing reads from a stored conversation, as a turn reads it: the agent that
-    answered last (None for a new conversation) and the last `history_turns` completed
-    turns as {"query", "agent"}, oldest first."""
+    """What routing reads from a stored conversation, as the turn store reads it for a turn
+    (conversations/turns): the agent that answered last (None for a new conversation) and
+    the last `history_turns` completed turns as {"query", "agent", "answer"}, oldest first."""
     conversation = Conversation.objects.filter(tenant=tenant, conversation_id=conversation_id).first()
     if conversation is None:
         return None, []
     previous = (
         Turn.objects.filter(tenant=tenant, conversation=conversation, status=Turn.Status.COMPLETED)
         .order_by("-created_at", "-id")
-        .values_list("messages", "agent_name")[:history_turns]
+        .values_list("messages", "agent_name", "answer")[:history_turns]
     )
-    history = [{"query": _query(messages), "agent": agent} for messages, agent in reversed(previous)]
+    history = [
+        {
+            "query": _query(messages),
+            "agent": agent,
+            "answer": str((answer or {}).get("content") or "")[:HISTORY_ANSWER_CHARS],
+        }
+        for messages, agent, answer in reversed(previous)
+    ]
     return conversation.current_agent or None, history

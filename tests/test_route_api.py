@@ -173,3 +173,28 @@ async def test_it_has_the_chat_endpoints_key_rules_and_errors(settings):
     response = await route(body())
     assert (response.status_code, response.json()["errorCode"]) == (503, "OVERLOADED")
     assert await Turn.objects.acount() == 0
+
+
+async def test_a_short_reply_to_the_agents_stored_question_stays_as_the_next_turn_does(arc_agent):
+    billing = await arc_agent(agents.echo("billing: "))
+    contracts = await arc_agent(agents.several("Shall I send you the invoice for your contract by email?"))
+    await registry({"billing-agent": billing.address, "contracts-agent": contracts.address})
+    first = await AsyncClient().post(
+        "/apis/v1/acme/chat/conv-1/message",
+        json.dumps(body("I want to cancel my contract")),
+        content_type="application/json",
+        headers={"x-turn-id": "t-1"},
+    )
+    assert first["x-agent-name"] == "contracts-agent"
+    # Read alone, "yes, the invoice" is about bills; as the answer to the stored question it stays.
+    reply = body("yes, the invoice")
+    dry = (await route(reply, query="?conversationId=conv-1", turn="t-2")).json()
+    assert (dry["agent"], dry["strategy"]) == ("contracts-agent", "follow-up")
+    assert "reply to the agent's question" in dry["reason"]
+    second = await AsyncClient().post(
+        "/apis/v1/acme/chat/conv-1/message",
+        json.dumps(reply),
+        content_type="application/json",
+        headers={"x-turn-id": "t-2"},
+    )
+    assert (second["x-agent-name"], second["x-routing-strategy"]) == (dry["agent"], dry["strategy"])
