@@ -65,9 +65,11 @@ class Turn(models.Model):
     error_message = models.TextField(blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
+    # The web process (Instance.instance_id) running the current attempt: a pending turn
+    # whose owner's lease expired was abandoned by a dead process and may be taken over.
+    owner = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # When the current attempt started: a pending turn older than the longest possible
-    # attempt was abandoned by a crashed process and may be taken over.
+    # When the current attempt started.
     started_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -83,3 +85,15 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return self.turn_id
+
+
+class Instance(models.Model):
+    """A web process that may own pending turns: alive while it keeps renewing its lease
+    (one statement per process every TURN_LEASE_RENEW_SECONDS)."""
+
+    instance_id = models.CharField(max_length=64, unique=True)
+    lease_until = models.DateTimeField()
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.instance_id

@@ -126,8 +126,8 @@ async def _finish(
     registry: ChannelRegistry | None,
     outcome: TurnOutcome | None = None,
     error: errors.RuntimeApiError | None = None,
-) -> None:
-    await turns.turn_finish(
+) -> bool:
+    return await turns.turn_finish(
         claim=claim,
         settled=turns.Settled(
             status=status,
@@ -281,10 +281,12 @@ async def _route(request: RouteRequest) -> Decision:
 
 async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
     started = time.perf_counter()
-    claim = await turns.turn_claim(request=_claim_request(turn_in))
-    if claim.action != "proceed":
-        stored = claim.stored if claim.action == "replay" else await turns.turn_wait(claim=claim)
-        outcome = _outcome_from_stored(stored, turn_in.turn_id)
+    request = _claim_request(turn_in)
+    claim = await turns.turn_claim(request=request)
+    if claim.action == "wait":
+        claim = await turns.turn_wait(claim=claim, request=request)
+    if claim.action == "replay":
+        outcome = _outcome_from_stored(claim.stored, turn_in.turn_id)
         for event in _replayed(outcome):
             yield event
         yield TurnEvent("done", outcome=outcome)
@@ -347,14 +349,25 @@ async def _turn_events(turn_in: TurnInput) -> AsyncIterator[TurnEvent]:
                 confidence=decision.confidence,
                 events=reply.events,
             )
-        await _finish(
-            claim=claim,
-            status=turns.COMPLETED,
-            started=started,
-            decision=decision,
-            registry=registry,
-            outcome=outcome,
-        )
+        for _ in range(3):
+            if await _finish(
+                claim=claim,
+                status=turns.COMPLETED,
+                started=started,
+                decision=decision,
+                registry=registry,
+                outcome=outcome,
+            ):
+                break
+            # Taken over while this process's lease had lapsed: the stored outcome is the
+            # turn's one answer (or, if the taker died too, this one is stored after all).
+            claim = await turns.turn_wait(claim=claim, request=request)
+            if claim.action == "replay":
+                finished = True
+                outcome = _outcome_from_stored(claim.stored, turn_in.turn_id)
+                break
+        else:
+            raise errors.AgentTimeout("The turn was taken over repeatedly and could not be stored; retry it")
         finished = True
         metrics.turn_observed(
             tenant=turn_in.tenant_id,

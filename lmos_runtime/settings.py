@@ -172,6 +172,17 @@ AGENT_SYNC_INTERVAL = env_float("AGENT_SYNC_INTERVAL", 30.0, minimum=1)
 EMBEDDED_SYNC = env_bool("EMBEDDED_SYNC", True)
 AGENT_TIMEOUT = env_float("AGENT_TIMEOUT", 30.0, minimum=0.01)
 AGENT_CONNECT_TIMEOUT = env_float("AGENT_CONNECT_TIMEOUT", 5.0, minimum=0.01)
+# A web process holds a lease on the turns it runs, renewed every TURN_LEASE_RENEW_SECONDS;
+# the retry of a pending turn whose owner's lease lapsed (the process died) takes it over.
+TURN_LEASE_SECONDS = env_float("TURN_LEASE_SECONDS", 6.0, minimum=1.0)
+TURN_LEASE_RENEW_SECONDS = env_float("TURN_LEASE_RENEW_SECONDS", 2.0, minimum=0.1)
+if TURN_LEASE_RENEW_SECONDS * 2 > TURN_LEASE_SECONDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "TURN_LEASE_RENEW_SECONDS must be at most half of TURN_LEASE_SECONDS, so that one late renewal does not "
+        "let a live process's turns be taken over"
+    )
 # Agent WebSockets are reused: up to AGENT_POOL_SIZE per (agent, subset), each carrying up
 # to AGENT_POOL_STREAMS concurrent subscriptions. AGENT_POOL_SIZE=0 opens one per turn.
 AGENT_POOL_SIZE = env_int("AGENT_POOL_SIZE", 4, minimum=0)

@@ -50,6 +50,16 @@ async def arc_agent():
         await server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_turn_lease_heartbeat(django_db_setup):
+    """The turn store's lease heartbeat (a thread) must stop before the test database is
+    dropped."""
+    yield
+    from conversations.turns import stop_heartbeat
+
+    stop_heartbeat()
+
+
 @pytest.fixture(autouse=True)
 def _close_async_orm_connection():
     """Async tests' ORM calls run in asgiref's shared thread, and the turn path's SQL in a

@@ -66,6 +66,7 @@ def test_the_claim_reads_only_the_conversations_rows_in_a_large_tenant():
             "messages": json.dumps([{"role": "user", "content": "and the second one?"}]),
             "request": "{}",
             "limit": 10,
+            "owner": "test",
         }
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + pg_turns.CLAIM, args)
         plan = cursor.fetchone()[0]

@@ -110,3 +110,12 @@ def test_every_setting_is_documented_in_the_readme_configuration_table():
     documented = set(re.findall(r"^\| `([A-Z_]+)`", table, flags=re.MULTILINE))
     assert names - documented == set(), "settings missing from the README table"
     assert documented - names == set(), "README documents settings that do not exist"
+
+
+def test_a_turn_lease_renewed_less_than_twice_per_lease_stops_startup():
+    result = _load_settings({"TURN_LEASE_SECONDS": "6", "TURN_LEASE_RENEW_SECONDS": "4"})
+    assert result.returncode != 0
+    assert "TURN_LEASE_RENEW_SECONDS" in result.stderr
+    good = _load_settings({"TURN_LEASE_SECONDS": "6", "TURN_LEASE_RENEW_SECONDS": "3"}, "TURN_LEASE_RENEW_SECONDS")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == "3.0"

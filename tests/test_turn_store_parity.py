@@ -9,13 +9,16 @@ embedded SQLite default this module is skipped; CI runs the suite on both.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
+from agents.models import Tenant
 from conversations import turns
-from conversations.models import Conversation, Turn
+from conversations.models import Conversation, Instance, Turn
 from conversations.services import TurnInput, conversation_turn
 from core import errors, pg
 from routing.models import RoutingDecision
@@ -63,6 +66,27 @@ async def _send(turn_in: TurnInput) -> dict[str, Any]:
     }
 
 
+def _orphan(turn_in: TurnInput, *, lease_seconds: float) -> str:
+    """A pending turn as another web process left it, that process's lease ending in
+    `lease_seconds`; returns that process's instance id."""
+    owner = f"other-process-{turn_in.conversation_id}"
+    Instance.objects.create(instance_id=owner, lease_until=timezone.now() + timedelta(seconds=lease_seconds))
+    tenant = Tenant.objects.get(tenant_id=turn_in.tenant_id)
+    conversation = Conversation.objects.create(
+        tenant=tenant, conversation_id=turn_in.conversation_id, channel_id=turn_in.channel_id, user_id=turn_in.user_id
+    )
+    Turn.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        turn_id=turn_in.turn_id,
+        request_hash=turn_in.request_hash,
+        channel_id=turn_in.channel_id,
+        messages=turn_in.messages,
+        owner=owner,
+    )
+    return owner
+
+
 def flaky_once():
     """Fails a turn's first call with an error frame, answers the retry."""
     seen: set[tuple[str, str]] = set()
@@ -102,6 +126,18 @@ async def _scenarios(backend: str, servers: dict[str, Any]) -> list[Any]:
         seen.append(await _send(_turn_in(backend, "none", "t1", "hello", explicit_agent="ghost")))
         # The vector router on a new conversation (candidates, scores, confidence stored).
         seen.append(await _send(_turn_in(backend, "routed", "t1", "what will the weather be on mars tomorrow")))
+        # Takeover: a pending turn whose owner died (its lease lapsed) is run by its retry.
+        dead = _turn_in(backend, "dead", "t1", "are you there", explicit_agent="billing")
+        await sync_to_async(_orphan)(dead, lease_seconds=-1)
+        seen.append(await _send(dead))
+        # A live owner is waited for; once its lease lapses, the waiter takes over.
+        live = _turn_in(backend, "live", "t1", "still there", explicit_agent="billing")
+        owner = await sync_to_async(_orphan)(live, lease_seconds=60)
+        waiting = asyncio.create_task(_send(live))
+        await asyncio.sleep(0.6)
+        seen.append(("waited", not waiting.done()))
+        await Instance.objects.filter(instance_id=owner).aupdate(lease_until=timezone.now() - timedelta(seconds=1))
+        seen.append(await waiting)
         # Agent error: the agent answers with an error frame.
         seen.append(await _send(_turn_in(backend, "error", "t1", "break", explicit_agent="broken")))
         # Typed Arc results: an intermediate message and an event stored with the turn, then replayed.
@@ -160,6 +196,7 @@ def _stored(backend: str) -> dict[str, Any]:
                     "error_code": turn.error_code,
                     "error_message": strip(turn.error_message),
                     "attempts": turn.attempts,
+                    "owner": "this process" if turn.owner == turns.instance_id() else turn.owner.replace(prefix, ""),
                     "started_after_created": turn.started_at >= turn.created_at,
                     "decisions": decisions,
                 }
@@ -199,7 +236,12 @@ async def test_both_backends_store_the_same_rows_for_every_turn_scenario(arc_age
     assert len(rows["retry"]["turns"][0]["decisions"]) == 2
     slow = "slow: slowly please"
     assert seen["pg"][6] == [(False, slow), (True, slow), (True, slow)]
-    assert seen["pg"][-1] == {"billing": 2, "flaky": 2, "slow": 1, "broken": 1, "eventful": 1}
+    assert seen["pg"][-1] == {"billing": 4, "flaky": 2, "slow": 1, "broken": 1, "eventful": 1}
+    assert [(t["status"], t["attempts"], t["owner"]) for t in rows["dead"]["turns"] + rows["live"]["turns"]] == [
+        ("completed", 2, "this process"),
+        ("completed", 2, "this process"),
+    ]
+    assert ("waited", True) in seen["pg"]
     ghost = rows["none"]["turns"][0]
     assert ghost["status"] == "failed" and ghost["error_code"] == "AGENT_NOT_FOUND"
     assert [d["chosen_agent"] for d in ghost["decisions"]] == [""]

@@ -1,9 +1,12 @@
 """The turn store: how a turn is claimed, finished and read back.
 
 Idempotency is settled in the database: (conversation, turn id) is unique, and the first
-request inserts a pending row. A retry of a completed turn replays the stored answer; a
-concurrent duplicate waits for the pending row to settle; a retry of a failed turn claims
-it again with a conditional UPDATE that exactly one request wins.
+request inserts a pending row owned by its process (`_lease`). A retry of a completed turn
+replays the stored answer; a concurrent duplicate waits for the pending row to settle
+while its owner is alive; a retry of a failed turn, or of a pending turn whose owner's
+lease lapsed (the process died), claims it again with a conditional UPDATE that exactly
+one request wins. An attempt's finish only counts while the turn is still its own, so at
+most one completed answer is stored per turn id.
 
 Two backends sit side by side behind this API, storing the same rows by the same rules
 (`_base`): plain SQL on the event loop on PostgreSQL (`_pg`, the fast path), the ORM in a
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -31,6 +35,7 @@ from conversations.turns._base import (
     StoredTurn,
     stale_after,
 )
+from conversations.turns._lease import instance_id, stop_heartbeat
 from core import errors, pg, tracing
 
 __all__ = [
@@ -43,6 +48,8 @@ __all__ = [
     "Settled",
     "StoredTurn",
     "backend_name",
+    "instance_id",
+    "stop_heartbeat",
     "turn_claim",
     "turn_finish",
     "turn_read",
@@ -87,10 +94,14 @@ async def turn_claim(*, request: ClaimRequest) -> Claim:
 
 
 @tracing.traced("turn_store.finish")
-async def turn_finish(*, claim: Claim, settled: Settled) -> None:
+async def turn_finish(*, claim: Claim, settled: Settled) -> bool:
     """Store how the attempt ended: the turn's columns, its routing decision, and the
-    conversation's current agent when it completed. One transaction."""
-    await _backend().finish(claim, settled)
+    conversation's current agent when it completed. One transaction.
+
+    False (nothing stored) when the turn is no longer this attempt's: another request
+    took it over after this process's lease lapsed.
+    """
+    return await _backend().finish(claim, settled)
 
 
 @tracing.traced("turn_store.read")
@@ -99,9 +110,13 @@ async def turn_read(*, claim: Claim) -> StoredTurn:
     return await _backend().read(claim)
 
 
-async def turn_wait(*, claim: Claim) -> StoredTurn:
-    """A duplicate of a turn in progress: wait until the first request settles it.
-    Raises AgentTimeout when it does not within the longest possible attempt."""
+async def turn_wait(*, claim: Claim, request: ClaimRequest) -> Claim:
+    """Wait for a turn another request runs. Returns a claim to `replay` (the turn settled;
+    `stored` holds how) or to `proceed` (its owner died and this request took it over).
+
+    Raises AgentTimeout when a live owner does not settle it within the longest possible
+    attempt.
+    """
     deadline = time.monotonic() + stale_after().total_seconds()
     delay = 0.02
     while time.monotonic() < deadline:
@@ -109,5 +124,9 @@ async def turn_wait(*, claim: Claim) -> StoredTurn:
         delay = min(delay * 1.5, 0.25)
         stored = await turn_read(claim=claim)
         if stored.status != PENDING:
-            return stored
+            return dataclasses.replace(claim, action="replay", stored=stored)
+        if not stored.owner_alive:
+            again = await turn_claim(request=request)
+            if again.action != "wait":
+                return again
     raise errors.AgentTimeout("The first request for this turn did not finish in time")

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from agents.models import Tenant
 from agents.specs import ChannelRegistry
+from conversations.turns._lease import instance_id
 from core import errors
 from routing.base import Decision
 from routing.services import decision_fields
@@ -51,6 +52,8 @@ class StoredTurn:
     error_message: str = ""
     agent_messages: list[dict[str, Any]] = field(default_factory=list)
     agent_events: list[dict[str, Any]] = field(default_factory=list)
+    # Whether a pending turn's owner is alive (its lease is current, or it is this process).
+    owner_alive: bool = True
 
 
 @dataclass
@@ -63,6 +66,9 @@ class Claim:
     turn_pk: int
     conversation_pk: int
     conversation_id: str
+    # The attempt this request runs (with `proceed`): its finish only counts while the
+    # turn is still at this attempt and owned by this process.
+    attempt: int = 1
     current_agent: str = ""
     # Earlier completed turns of the conversation, oldest first: {"query", "agent", "answer"}.
     history: list[dict[str, str]] = field(default_factory=list)
@@ -137,9 +143,20 @@ def stale_after() -> timedelta:
     )
 
 
-def retry_action(*, request: ClaimRequest, stored_hash: str, status: str, started_at: datetime, now: datetime) -> str:
+def owner_alive(*, owner: str, lease_current: bool, started_at: datetime, now: datetime) -> bool:
+    """Whether the owner of a pending turn still runs it."""
+    if owner == instance_id():
+        return True  # this process: it settles its own turns, lease or not
+    if owner:
+        return lease_current
+    # Claimed without an owner (by a process of an earlier version): the longest attempt.
+    return started_at > now - stale_after()
+
+
+def retry_action(*, request: ClaimRequest, stored_hash: str, status: str, alive: bool) -> str:
     """What a request whose turn id exists already does with the row: `replay`, `wait`, or
-    `reclaim` (try the conditional update that makes it this request's attempt).
+    `reclaim` (try the conditional update that makes it this request's attempt: a retry of
+    a failed turn, or the takeover of a turn whose owner died).
 
     Raises TurnConflict when the body differs from the first request's.
     """
@@ -150,7 +167,6 @@ def retry_action(*, request: ClaimRequest, stored_hash: str, status: str, starte
         )
     if status == COMPLETED:
         return "replay"
-    if status == PENDING and started_at > now - stale_after():
+    if status == PENDING and alive:
         return "wait"
-    # Failed or cancelled, or pending but abandoned by a crashed process.
     return "reclaim"

@@ -9,14 +9,31 @@ from django.utils import timezone
 from agents.auth import api_key_authorize
 from agents.selectors import channel_registry
 from agents.services import registry_note_traffic
-from conversations.models import Conversation, Turn
-from conversations.turns._base import HISTORY_ANSWER_CHARS, Claim, ClaimRequest, Settled, StoredTurn, retry_action
+from conversations.models import Conversation, Instance, Turn
+from conversations.turns._base import (
+    HISTORY_ANSWER_CHARS,
+    Claim,
+    ClaimRequest,
+    Settled,
+    StoredTurn,
+    owner_alive,
+    retry_action,
+)
+from conversations.turns._lease import ensure_lease
 from core.db import db
 from routing.models import RoutingDecision
 
 
-def _stored(turn: Turn) -> StoredTurn:
+def _alive(turn: Turn, now) -> bool:
+    if turn.status != Turn.Status.PENDING:
+        return False
+    current = bool(turn.owner) and Instance.objects.filter(instance_id=turn.owner, lease_until__gt=now).exists()
+    return owner_alive(owner=turn.owner, lease_current=current, started_at=turn.started_at, now=now)
+
+
+def _stored(turn: Turn, now) -> StoredTurn:
     return StoredTurn(
+        owner_alive=_alive(turn, now),
         status=turn.status,
         answer=turn.answer,
         agent=turn.agent_name,
@@ -28,7 +45,7 @@ def _stored(turn: Turn) -> StoredTurn:
     )
 
 
-def _claim(request: ClaimRequest) -> Claim:
+def _claim(request: ClaimRequest, owner: str) -> Claim:
     if request.require_key:
         api_key_authorize(tenant_id=request.tenant_id, authorization=request.authorization)
     tenant = registry_note_traffic(tenant_id=request.tenant_id, subset=request.subset)
@@ -48,20 +65,25 @@ def _claim(request: ClaimRequest) -> Claim:
                 subset=request.subset,
                 messages=request.messages,
                 request=request.request,
+                owner=owner,
             )
-        action = "proceed"
+        action, attempt = "proceed", 1
     except IntegrityError:
         turn = Turn.objects.get(tenant=tenant, conversation=conversation, turn_id=request.turn_id)
         now = timezone.now()
         action = retry_action(
-            request=request, stored_hash=turn.request_hash, status=turn.status, started_at=turn.started_at, now=now
+            request=request, stored_hash=turn.request_hash, status=turn.status, alive=_alive(turn, now)
         )
+        attempt = turn.attempts + 1
         if action == "reclaim":
-            claimed = Turn.objects.filter(pk=turn.pk, status=turn.status)
-            if turn.status == Turn.Status.PENDING:
-                claimed = claimed.filter(started_at=turn.started_at)
-            won = claimed.update(
-                status=Turn.Status.PENDING, started_at=now, attempts=turn.attempts + 1, error_code="", error_message=""
+            # Every attempt raises `attempts`: exactly one request wins this update.
+            won = Turn.objects.filter(pk=turn.pk, status=turn.status, attempts=turn.attempts).update(
+                status=Turn.Status.PENDING,
+                owner=owner,
+                started_at=now,
+                attempts=attempt,
+                error_code="",
+                error_message="",
             )
             action = "proceed" if won == 1 else "wait"
     claim = Claim(
@@ -70,9 +92,10 @@ def _claim(request: ClaimRequest) -> Claim:
         turn_pk=turn.pk,
         conversation_pk=conversation.pk,
         conversation_id=conversation.conversation_id,
+        attempt=attempt,
     )
     if action == "replay":
-        claim.stored = _stored(turn)
+        claim.stored = _stored(turn, timezone.now())
     elif action == "proceed":
         claim.registry = channel_registry(tenant=tenant, channel_id=request.channel_id, subset=request.subset)
         if not new_conversation:
@@ -95,14 +118,18 @@ def _claim(request: ClaimRequest) -> Claim:
 
 
 def _read(claim: Claim) -> StoredTurn:
-    return _stored(Turn.objects.get(tenant=claim.tenant, pk=claim.turn_pk))
+    return _stored(Turn.objects.get(tenant=claim.tenant, pk=claim.turn_pk), timezone.now())
 
 
-def _finish(claim: Claim, settled: Settled) -> None:
+def _finish(claim: Claim, settled: Settled, owner: str) -> bool:
     now = timezone.now()
     decision = settled.decision_columns()
     with transaction.atomic():
-        Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk).update(**settled.turn_columns(), completed_at=now)
+        won = Turn.objects.filter(tenant=claim.tenant, pk=claim.turn_pk, attempts=claim.attempt, owner=owner).update(
+            **settled.turn_columns(), completed_at=now
+        )
+        if not won:
+            return False  # taken over meanwhile: the other attempt's outcome stands
         if decision is not None:
             RoutingDecision.objects.create(
                 tenant=claim.tenant, turn_id=claim.turn_pk, conversation_id=claim.conversation_id, **decision
@@ -111,8 +138,16 @@ def _finish(claim: Claim, settled: Settled) -> None:
             Conversation.objects.filter(tenant=claim.tenant, pk=claim.conversation_pk).update(
                 current_agent=settled.current_agent, updated_at=now
             )
+    return True
 
 
-claim = db(_claim)
+async def claim(request: ClaimRequest) -> Claim:
+    owner = await ensure_lease()
+    return await db(_claim)(request, owner)
+
+
+async def finish(claim: Claim, settled: Settled) -> bool:
+    return await db(_finish)(claim, settled, await ensure_lease())
+
+
 read = db(_read)
-finish = db(_finish)

@@ -17,7 +17,17 @@ from agents.auth import api_key_check_on
 from agents.models import Tenant
 from agents.selectors import channel_registry_cached
 from agents.services import registry_note_traffic
-from conversations.turns._base import HISTORY_ANSWER_CHARS, Claim, ClaimRequest, Settled, StoredTurn, retry_action
+from conversations.turns._base import (
+    HISTORY_ANSWER_CHARS,
+    PENDING,
+    Claim,
+    ClaimRequest,
+    Settled,
+    StoredTurn,
+    owner_alive,
+    retry_action,
+)
+from conversations.turns._lease import ensure_lease
 from core import pg
 from core.db import db
 
@@ -52,9 +62,9 @@ WITH t AS (
     INSERT INTO conversations_turn
         (tenant_id, conversation_id, turn_id, request_hash, channel_id, subset, messages, request, status,
          agent_name, routing_strategy, answer, agent_messages, agent_events, error_code, error_message, latency_ms,
-         attempts, created_at, started_at, completed_at)
+         attempts, owner, created_at, started_at, completed_at)
     SELECT t.id, c.id, %(turn)s, %(hash)s, %(channel)s, %(subset)s, %(messages)s, %(request)s, 'pending',
-           '', '', NULL, '[]'::jsonb, '[]'::jsonb, '', '', NULL, 1, now(), now(), NULL
+           '', '', NULL, '[]'::jsonb, '[]'::jsonb, '', '', NULL, 1, %(owner)s, now(), now(), NULL
     FROM t, c WHERE t.known
     ON CONFLICT (conversation_id, turn_id) DO NOTHING
     RETURNING id
@@ -69,23 +79,28 @@ SELECT t.id, t.registry_version, t.known, (SELECT id FROM c), (SELECT current_ag
 FROM t
 """
 
-_STORED = "status, answer, agent_name, routing_strategy, error_code, error_message, agent_messages, agent_events"
+# A turn's outcome, then who owns it: the owner, when its attempt started, and whether the
+# owner's lease is current (on the database's clock, which renews it).
+_STORED = """t.status, t.answer, t.agent_name, t.routing_strategy, t.error_code, t.error_message, t.agent_messages,
+    t.agent_events, t.owner, t.started_at, COALESCE(i.lease_until > now(), false)
+FROM conversations_turn t LEFT JOIN conversations_instance i ON i.instance_id = t.owner AND t.owner <> ''"""
 
 # The row of a turn id sent before (a retry, a duplicate or a conflict).
 _EXISTING = f"""
-SELECT id, request_hash, started_at, {_STORED} FROM conversations_turn
-WHERE tenant_id = %(tenant_pk)s AND conversation_id = %(conversation_pk)s AND turn_id = %(turn)s
+SELECT t.id, t.request_hash, t.attempts, {_STORED}
+WHERE t.tenant_id = %(tenant_pk)s AND t.conversation_id = %(conversation_pk)s AND t.turn_id = %(turn)s
 """
 
-# A retry makes the settled (or abandoned) turn its own attempt; exactly one request wins.
+# A retry makes the settled (or abandoned) turn its own attempt. Every attempt raises
+# `attempts`, so exactly one request wins.
 _RECLAIM = """
 UPDATE conversations_turn
-SET status = 'pending', started_at = now(), attempts = attempts + 1, error_code = '', error_message = ''
-WHERE tenant_id = %(tenant_pk)s AND id = %(turn_pk)s AND status = %(status)s
-  AND (status <> 'pending' OR started_at = %(started_at)s)
+SET status = 'pending', owner = %(owner)s, started_at = now(), attempts = attempts + 1, error_code = '',
+    error_message = ''
+WHERE tenant_id = %(tenant_pk)s AND id = %(turn_pk)s AND status = %(status)s AND attempts = %(attempts)s
 """
 
-_READ = f"SELECT {_STORED} FROM conversations_turn WHERE tenant_id = %s AND id = %s"
+_READ = f"SELECT {_STORED} WHERE t.tenant_id = %s AND t.id = %s"
 
 # One statement, atomic on its own: settle the turn, store the routing decision (when
 # there is one), and record the conversation's current agent (when the turn completed).
@@ -97,7 +112,7 @@ WITH turn AS (
         agent_messages = COALESCE(%(agent_messages)s, agent_messages),
         agent_events = COALESCE(%(agent_events)s, agent_events),
         error_code = %(error_code)s, error_message = %(error_message)s
-    WHERE tenant_id = %(tenant_pk)s AND id = %(turn_pk)s
+    WHERE tenant_id = %(tenant_pk)s AND id = %(turn_pk)s AND attempts = %(attempt)s AND owner = %(owner)s
     RETURNING id
 ), decision AS (
     INSERT INTO routing_routingdecision
@@ -110,6 +125,7 @@ WITH turn AS (
 ), conversation AS (
     UPDATE conversations_conversation SET current_agent = %(current_agent)s, updated_at = now()
     WHERE tenant_id = %(tenant_pk)s AND id = %(conversation_pk)s AND %(current_agent)s <> ''
+      AND EXISTS (SELECT 1 FROM turn)
 )
 SELECT count(*) FROM turn
 """
@@ -130,8 +146,13 @@ _NO_DECISION = {
 
 
 def _stored(row: tuple) -> StoredTurn:
-    status, answer, agent, strategy, error_code, error_message, agent_messages, agent_events = row
+    status, answer, agent, strategy, error_code, error_message, agent_messages, agent_events = row[:8]
+    owner, started_at, current = row[8:]
+    alive = status == PENDING and owner_alive(
+        owner=owner, lease_current=current, started_at=started_at, now=timezone.now()
+    )
     return StoredTurn(
+        owner_alive=alive,
         status=status,
         answer=answer,
         agent=agent,
@@ -143,7 +164,9 @@ def _stored(row: tuple) -> StoredTurn:
     )
 
 
-async def _claim_on(conn: psycopg.AsyncConnection, request: ClaimRequest, *, check_key: bool) -> Claim | None:
+async def _claim_on(
+    conn: psycopg.AsyncConnection, request: ClaimRequest, *, owner: str, check_key: bool
+) -> Claim | None:
     """The claim on one connection; None when the tenant or its subset is not known yet."""
     if check_key:
         await api_key_check_on(conn, tenant_id=request.tenant_id, authorization=request.authorization)
@@ -158,6 +181,7 @@ async def _claim_on(conn: psycopg.AsyncConnection, request: ClaimRequest, *, che
         "messages": Jsonb(request.messages),
         "request": Jsonb(request.request),
         "limit": request.history_turns,
+        "owner": owner,
     }
     row = await (await conn.execute(CLAIM, args)).fetchone()
     if row is not None and row[2] and row[3] is None:
@@ -179,13 +203,18 @@ async def _claim_on(conn: psycopg.AsyncConnection, request: ClaimRequest, *, che
     if turn_pk is None:
         keys = {"tenant_pk": tenant_pk, "conversation_pk": conversation_pk, "turn": request.turn_id}
         existing = await (await conn.execute(_EXISTING, keys)).fetchone()
-        claim.turn_pk, stored_hash, started_at = existing[:3]
+        claim.turn_pk, stored_hash, attempts = existing[:3]
         stored = _stored(existing[3:])
-        action = retry_action(
-            request=request, stored_hash=stored_hash, status=stored.status, started_at=started_at, now=timezone.now()
-        )
+        action = retry_action(request=request, stored_hash=stored_hash, status=stored.status, alive=stored.owner_alive)
+        claim.attempt = attempts + 1
         if action == "reclaim":
-            keys = {"tenant_pk": tenant_pk, "turn_pk": claim.turn_pk, "status": stored.status, "started_at": started_at}
+            keys = {
+                "tenant_pk": tenant_pk,
+                "turn_pk": claim.turn_pk,
+                "status": stored.status,
+                "attempts": attempts,
+                "owner": owner,
+            }
             won = (await conn.execute(_RECLAIM, keys)).rowcount
             action = "proceed" if won == 1 else "wait"
         claim.action = action
@@ -201,11 +230,12 @@ async def _claim_on(conn: psycopg.AsyncConnection, request: ClaimRequest, *, che
 
 
 async def claim(request: ClaimRequest) -> Claim:
-    result = await pg.run(lambda conn: _claim_on(conn, request, check_key=request.require_key))
+    owner = await ensure_lease()
+    result = await pg.run(lambda conn: _claim_on(conn, request, owner=owner, check_key=request.require_key))
     if result is None:
         # First traffic for this tenant or subset: the registry records it, then claim again.
         await db(registry_note_traffic)(tenant_id=request.tenant_id, subset=request.subset)
-        result = await pg.run(lambda conn: _claim_on(conn, request, check_key=False))
+        result = await pg.run(lambda conn: _claim_on(conn, request, owner=owner, check_key=False))
         assert result is not None
     return result
 
@@ -217,12 +247,14 @@ async def read(claim: Claim) -> StoredTurn:
     return await pg.run(block)
 
 
-async def finish(claim: Claim, settled: Settled) -> None:
+async def finish(claim: Claim, settled: Settled) -> bool:
     columns = settled.turn_columns()
     decision = settled.decision_columns()
     args: dict[str, Any] = {
         "tenant_pk": claim.tenant.pk,
         "turn_pk": claim.turn_pk,
+        "attempt": claim.attempt,
+        "owner": await ensure_lease(),
         "conversation_pk": claim.conversation_pk,
         "conversation": claim.conversation_id,
         **columns,
@@ -235,7 +267,8 @@ async def finish(claim: Claim, settled: Settled) -> None:
     for key, value in (decision or _NO_DECISION).items():
         args[f"d_{key}"] = Jsonb(value) if key == "candidates" else value
 
-    async def block(conn: psycopg.AsyncConnection) -> None:
-        await conn.execute(_FINISH, args)
+    async def block(conn: psycopg.AsyncConnection) -> bool:
+        # 0 when the turn was taken over meanwhile: the other attempt's outcome stands.
+        return (await (await conn.execute(_FINISH, args)).fetchone())[0] == 1
 
-    await pg.run(block)
+    return await pg.run(block)
