@@ -229,6 +229,10 @@ ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", None, minimum=-1.
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.
 ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
+# Hybrid router: the vector decision's confidence below which the LLM is asked. At 0.9, about
+# a third of the public suites' descriptions-only traffic goes to the LLM and the vector
+# router is right on 0.935-0.996 of the rest (bench_hybrid, RESULTS.md).
+ROUTER_HYBRID_CONFIDENCE = env_float("ROUTER_HYBRID_CONFIDENCE", 0.9, minimum=0.0, maximum=1.0)
 # Learn examples for the vector router from the queries it routed most confidently (see
 # routing/learning.py): off by default, since it keeps user queries in the registry.
 ROUTER_LEARN_FROM_TRAFFIC = env_bool("ROUTER_LEARN_FROM_TRAFFIC", False)

@@ -221,7 +221,7 @@ async def test_turn_that_finds_no_agent_stores_its_decision_and_the_admin_shows_
     decision = await RoutingDecision.objects.aget(turn=turn)
     assert decision.chosen_agent == ""
     assert {c["agent"] for c in decision.candidates} == {"billing-agent", "order-agent"}
-    assert decision.reason
+    assert decision.reason and decision.confidence is not None
 
     turn_page = await sync_to_async(admin_client.get)(f"/admin/conversations/turn/{turn.pk}/change/")
     assert f"/admin/routing/routingdecision/{decision.pk}/change/" in turn_page.content.decode()
@@ -229,3 +229,24 @@ async def test_turn_that_finds_no_agent_stores_its_decision_and_the_admin_shows_
     assert [d.pk for d in listed.context["cl"].result_list] == [decision.pk]
     shown = await sync_to_async(admin_client.get)(f"/admin/routing/routingdecision/{decision.pk}/change/")
     assert "billing-agent" in shown.content.decode() and "order-agent" in shown.content.decode()
+
+
+async def test_routed_answer_sends_a_confidence_between_zero_and_one(arc_agent):
+    agent = await arc_agent()
+    await channel(
+        {
+            "billing-agent": (
+                agent.address,
+                "Answers questions about bills and invoices",
+                [("view-bill", "Shows the bill")],
+            ),
+            "order-agent": (agent.address, "Helps customers buy products", [("place-order", "Places an order")]),
+        }
+    )
+    response = await post(body(("user", "Why is my invoice so high this month?")))
+    assert response.status_code == 200, response.content
+    confidence = float(response["x-routing-confidence"])
+    assert 0.0 <= confidence <= 1.0
+    turn = await Turn.objects.aget(turn_id="turn-1")
+    decision = await RoutingDecision.objects.aget(turn=turn)
+    assert decision.confidence == pytest.approx(confidence, abs=1e-3)

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import AgentNotFound
 from routing.services import route_query
-from routing.strategies.llm import LlmUnavailable, parse_answer
+from routing.strategies.llm import LLM_CONFIDENCE, LlmUnavailable, parse_answer
 from tests.test_routing_vector import request_for, small_registry
 
 
@@ -187,25 +187,29 @@ async def test_clarification_is_asked_by_the_llm_when_configured(llm, settings):
     assert decision.clarification == "Do you need help with a bill, an order or your account?"
 
 
-async def test_hybrid_is_decided_by_vector_when_sure_without_calling_the_llm(llm):
+async def test_hybrid_is_decided_by_vector_when_sure_without_calling_the_llm(llm, settings):
+    settings.ROUTER_HYBRID_CONFIDENCE = 0.0  # every vector decision is sure
     decision = await route_query(request=request_for("I forgot my password"), router_type="hybrid")
     assert (decision.strategy, decision.agent) == ("hybrid", "account-agent")
+    assert decision.confidence is not None
     assert llm.requests == []
 
 
 async def test_hybrid_asks_the_llm_among_the_top_candidates_when_unsure(llm, settings):
-    registry = small_registry(vector_margin=0.9)  # every vector decision is "unsure"
+    settings.ROUTER_HYBRID_CONFIDENCE = 1.01  # above any confidence: no vector decision is sure
+    registry = small_registry(vector_margin=0.9)
     llm.script = ['{"agentName": "billing-agent", "reason": "bill"}']
     decision = await route_query(request=request_for("why is my bill so high", registry), router_type="hybrid")
     assert (decision.strategy, decision.agent, decision.fallback) == ("hybrid", "billing-agent", False)
+    assert decision.confidence == LLM_CONFIDENCE
     system = llm.requests[0]["body"]["messages"][0]["content"]
     assert system.count("-agent:") == settings.ROUTER_HYBRID_CANDIDATES
 
 
-async def test_hybrid_falls_back_to_the_vector_answer_when_the_llm_is_down(llm):
-    registry = small_registry(vector_margin=0.9)
+async def test_hybrid_falls_back_to_the_vector_answer_when_the_llm_is_down(llm, settings):
+    settings.ROUTER_HYBRID_CONFIDENCE = 1.01
     llm.script = [("status", 500)]
-    decision = await route_query(request=request_for("why is my bill so high", registry), router_type="hybrid")
+    decision = await route_query(request=request_for("why is my bill so high"), router_type="hybrid")
     assert (decision.agent, decision.fallback) == ("billing-agent", True)
     assert "LLM unavailable" in decision.reason
 

@@ -1,18 +1,21 @@
-"""The hybrid router: the vector router decides when it is sure; when it is not (best
-score below the threshold, or a lead under `UNSURE_LEAD` over the runner-up) the LLM
-chooses among the vector router's best few agents. LLM down → the vector answer,
-marked as a fallback with the reason."""
+"""The hybrid router: the vector router decides when it is sure (its decision's calibrated
+confidence is at least `ROUTER_HYBRID_CONFIDENCE`, whether it chose an agent or none);
+below that, the LLM chooses among the vector router's best few agents. LLM down → the
+vector decision, marked as a fallback with the reason."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
 from routing.base import Decision, RouteRequest
-from routing.strategies.llm import LlmUnavailable, ask
-from routing.vector import Gate, candidates, rank
+from routing.strategies import get_strategy
+from routing.strategies.llm import LLM_CONFIDENCE, LlmUnavailable, ask
 
-# Below this lead a vector decision is a near tie worth a second opinion.
-UNSURE_LEAD = 0.03
+
+def vector_is_sure(confidence: float | None, threshold: float) -> bool:
+    """Whether the hybrid router keeps a vector decision of this confidence without asking
+    the LLM (a decision without one is never sure)."""
+    return confidence is not None and confidence >= threshold
 
 
 class HybridStrategy:
@@ -20,30 +23,26 @@ class HybridStrategy:
 
     async def decide(self, request: RouteRequest) -> Decision:
         registry = request.registry
-        (ranking,) = await rank(registry, [request.query])
-        ranked = ranking.top(max(2, settings.ROUTER_HYBRID_CANDIDATES))
-        gate = Gate.for_registry(registry)
-        agent, reason = gate.judge(ranking)
-        shown = candidates(ranking)
-        lead = ranked[0][1] - ranked[1][1] if len(ranked) > 1 else 1.0
-        if agent is not None and lead >= UNSURE_LEAD:
-            return Decision(strategy=self.name, agent=agent, candidates=shown, reason=f"vector: {reason}")
-        top = [registry.agent(name) for name, _ in ranked[: settings.ROUTER_HYBRID_CANDIDATES]]
+        vector = await get_strategy("vector").decide(request)
+        vector.strategy = self.name
+        threshold = settings.ROUTER_HYBRID_CONFIDENCE
+        shown = f"confidence {vector.confidence:.3f}" if vector.confidence is not None else "no confidence"
+        if vector_is_sure(vector.confidence, threshold):
+            vector.reason = f"vector ({shown}): {vector.reason}"
+            return vector
+        names = [c.agent for c in vector.candidates[: settings.ROUTER_HYBRID_CANDIDATES]]
+        top = [agent for agent in (registry.agent(name) for name in names) if agent is not None]
         try:
-            chosen, llm_reason = await ask(request, [a for a in top if a is not None])
+            chosen, llm_reason = await ask(request, top)
         except LlmUnavailable as exc:
-            # The vector router's best guess, provided anything fits at all.
-            best = ranking.best if ranking.relevance >= gate.threshold_of(ranking) else None
-            return Decision(
-                strategy=self.name,
-                agent=best,
-                candidates=shown,
-                reason=f"LLM unavailable ({exc}); vector answer: {reason}",
-                fallback=True,
-            )
+            vector.reason = f"LLM unavailable ({exc}); vector answer ({shown}): {vector.reason}"
+            vector.fallback = True
+            return vector
         return Decision(
             strategy=self.name,
             agent=chosen,
-            candidates=shown,
-            reason=f"vector unsure ({reason}); LLM chose among {[a.name for a in top if a]}: {llm_reason}",
+            candidates=vector.candidates,
+            reason=f"vector unsure ({shown} < {threshold:.2f}: {vector.reason}); LLM chose among {names}: {llm_reason}",
+            confidence=LLM_CONFIDENCE,
+            relevance=vector.relevance,
         )
