@@ -227,6 +227,12 @@ ROUTER_MINILM_MODEL = env_file("ROUTER_MINILM_MODEL", str(BASE_DIR / "var" / "mo
 # (routing/vector/_calibration.py); a number: that relevance threshold for every channel.
 ROUTER_VECTOR_THRESHOLD = env_float("ROUTER_VECTOR_THRESHOLD", None, minimum=-1.0, maximum=1.0)
 ROUTER_VECTOR_MARGIN = env_float("ROUTER_VECTOR_MARGIN", 0.0, minimum=0.0, maximum=1.0)
+# Threads per encoder (onnxruntime intra-op, BLAS); 0: from the cores the process may use
+# (cgroup CPU limit, affinity), max(1, (cores - 1) // 2) (routing/vector/_threads.py).
+ROUTER_ENCODER_THREADS = env_int("ROUTER_ENCODER_THREADS", 0, minimum=0)
+# Most queries encoded in one batch (routing/vector/_batch.py): at 8 or fewer the ensemble's
+# two encoders still run side by side.
+ROUTER_BATCH_SIZE = env_int("ROUTER_BATCH_SIZE", 8, minimum=1)
 # Hybrid router: how many of the vector router's best agents the LLM chooses from when unsure.
 ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
 # Hybrid router: the vector decision's confidence below which the LLM is asked. At 0.9, about

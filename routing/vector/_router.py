@@ -17,6 +17,8 @@ from django.conf import settings
 from agents.specs import ChannelRegistry
 from routing.base import Candidate
 from routing.vector import _calibration as calibration
+from routing.vector._batch import Encoded
+from routing.vector._batch import encode as batched_encode
 from routing.vector._embeddings import Embedder, Tokens, _embedders, get_embedder, in_parallel
 from routing.vector._glossary import Glossary, get_glossary
 from routing.vector._index import AgentIndex, Ranking, cached_index, get_index
@@ -108,15 +110,23 @@ async def channel_index(registry: ChannelRegistry) -> tuple[Embedder, AgentIndex
     return embedder, index
 
 
-def rankings(embedder: Embedder, index: AgentIndex, texts: list[str]) -> list[Ranking]:
-    """Embedding (USE's token vectors deferred) and scoring of `texts`; a
-    German text is scored as itself and as its English gloss, blended (_glossary.py)."""
+def german_texts(embedder: Embedder, texts: list[str]) -> list[int]:
+    """Which of `texts` are German (read through the glossary, _rank_german)."""
     glossary = glossary_for(embedder)
-    german = [i for i, text in enumerate(texts) if glossary is not None and glossary.is_german(text)]
+    return [i for i, text in enumerate(texts) if glossary is not None and glossary.is_german(text)]
+
+
+def rankings(embedder: Embedder, index: AgentIndex, texts: list[str], encoded: Encoded | None = None) -> list[Ranking]:
+    """Embedding (USE's token vectors deferred) and scoring of `texts`; a
+    German text is scored as itself and as its English gloss, blended (_glossary.py).
+    `encoded`: the non-German texts' encodings when the caller has them (rank)."""
+    glossary = glossary_for(embedder)
+    german = german_texts(embedder, texts)
     plain = sorted(set(range(len(texts))) - set(german))
     ranked: dict[int, Ranking] = {}
     if plain:
-        encoded = embedder.encode_with_tokens([texts[i] for i in plain], defer=True)
+        if encoded is None:
+            encoded = embedder.encode_with_tokens([texts[i] for i in plain], defer=True)
         for k, i in enumerate(plain):
             ranked[i] = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in encoded])
     if german and glossary is not None:
@@ -168,8 +178,11 @@ def glossary_for(embedder: Embedder) -> Glossary | None:
 async def rank(registry: ChannelRegistry, texts: list[str]) -> list[Ranking]:
     """Every agent with its score, best first, for each text."""
     embedder, index = await channel_index(registry)
-    # A query embeds in a few milliseconds: inline is cheaper than a thread hop.
-    return rankings(embedder, index, texts)
+    german = set(german_texts(embedder, texts))
+    plain = [text for i, text in enumerate(texts) if i not in german]
+    # The encoders run off the event loop, the queries of turns in flight together (_batch.py).
+    encoded = await batched_encode(embedder, plain) if plain else None
+    return rankings(embedder, index, texts, encoded)
 
 
 def candidates(ranking: Ranking) -> list[Candidate]:
