@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     _setup()
     from django.conf import settings
 
+    from benchmarks.bench_routing import _environment
     from benchmarks.results import table, write_section
     from benchmarks.suites import SUITES, load_suites
     from routing.evaluation import deferral, route_rows
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         "bench_hybrid",
         "## Hybrid: traffic sent to the LLM (bench_hybrid)\n\n"
         "Share of each test split the hybrid router would send to the LLM (vector confidence below the "
-        "setting) and the vector router's accuracy on the rest it keeps.\n\n" + text,
+        f"setting) and the vector router's accuracy on the rest it keeps; {_environment()}.\n\n" + text,
     )
 
 
