@@ -195,6 +195,16 @@ async def test_hybrid_is_decided_by_vector_when_sure_without_calling_the_llm(llm
     assert llm.requests == []
 
 
+async def test_hybrid_keeps_a_sure_no_agent_decision_without_calling_the_llm(llm, settings):
+    settings.ROUTER_HYBRID_CONFIDENCE = 0.0
+    settings.CLARIFICATION_ENABLED = False
+    registry = small_registry(vector_threshold=1.01)  # nothing clears it: the vector router finds no agent
+    with pytest.raises(AgentNotFound) as caught:
+        await route_query(request=request_for("why is my bill so high", registry), router_type="hybrid")
+    assert caught.value.decision.strategy == "hybrid"
+    assert llm.requests == []
+
+
 async def test_hybrid_asks_the_llm_among_the_top_candidates_when_unsure(llm, settings):
     settings.ROUTER_HYBRID_CONFIDENCE = 1.01  # above any confidence: no vector decision is sure
     registry = small_registry(vector_margin=0.9)
