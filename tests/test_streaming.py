@@ -167,21 +167,21 @@ async def test_websocket_turn_sends_a_next_frame_per_message_then_complete(arc_a
 
 
 async def test_two_subscriptions_on_one_socket_run_concurrently(arc_agent):
-    billing = await arc_agent(agents.echo("billing: ", delay=0.5))
-    contracts = await arc_agent(agents.echo("contracts: ", delay=0.5))
+    # Each agent answers "together" only if the other one's call arrived while it waited:
+    # with the subscriptions run one after the other the first would answer "alone".
+    arrived = {"billing": asyncio.Event(), "contracts": asyncio.Event()}
+    billing = await arc_agent(agents.rendezvous("billing: ", arrived, "billing", "contracts", wait=3))
+    contracts = await arc_agent(agents.rendezvous("contracts: ", arrived, "contracts", "billing", wait=3))
     await registry({"billing-agent": billing.address, "contracts-agent": contracts.address}, fallback="billing-agent")
     ws = await ws_connect()
-    started = time.monotonic()
     await ws.send_json_to(subscribe("a", arc_request("q1", turn="t1"), agent_name="billing-agent"))
     await ws.send_json_to(subscribe("b", arc_request("q2", turn="t2"), agent_name="contracts-agent"))
-    frames = [await ws.receive_json_from(timeout=5) for _ in range(4)]
-    elapsed = time.monotonic() - started
+    frames = [await ws.receive_json_from(timeout=10) for _ in range(4)]
     by_id = {}
     for frame in frames:
         by_id.setdefault(frame["id"], []).append(frame)
-    assert by_id["a"][0]["payload"]["data"]["agent"]["messages"][0]["content"] == "billing: q1"
-    assert by_id["b"][0]["payload"]["data"]["agent"]["messages"][0]["content"] == "contracts: q2"
-    assert elapsed < 0.95  # both 0.5 s agents ran at the same time
+    assert by_id["a"][0]["payload"]["data"]["agent"]["messages"][0]["content"] == "billing: q1 (together)"
+    assert by_id["b"][0]["payload"]["data"]["agent"]["messages"][0]["content"] == "contracts: q2 (together)"
     await ws.disconnect()
 
 

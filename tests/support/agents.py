@@ -23,6 +23,22 @@ def echo(prefix: str = "echo: ", *, delay: float = 0.0, entities: list[dict] | N
     return behaviour
 
 
+def rendezvous(prefix: str, arrived: dict[str, asyncio.Event], me: str, other: str, *, wait: float = 5.0):
+    """Answers only once the `other` agent has received its request too: two such agents can
+    both answer within `wait` only when their calls run at the same time."""
+
+    async def behaviour(request, headers):
+        arrived[me].set()
+        try:
+            await asyncio.wait_for(arrived[other].wait(), wait)
+            together = "together"
+        except TimeoutError:
+            together = "alone"
+        yield agent_result(f"{prefix}{_query(request)} ({together})")
+
+    return behaviour
+
+
 def several(*contents: str, gap: float = 0.0):
     async def behaviour(request, headers):
         for content in contents:
