@@ -63,24 +63,19 @@ class Scores:
     """Per encoder (Q, A) arrays for Q texts against one registry's index."""
 
     best: list[np.ndarray]
-    centroid: list[np.ndarray]
     tokens: list[np.ndarray]
-
-    def take(self, rows: np.ndarray) -> Scores:
-        return Scores([b[rows] for b in self.best], [c[rows] for c in self.centroid], [t[rows] for t in self.tokens])
 
 
 def _scores(index, embedded: list[tuple[np.ndarray, list]], *, no_tokens: tuple[bool, ...] = ()) -> Scores:
-    best, centroid, tokens = [], [], []
+    best, tokens = [], []
     for e, (part, (vectors, toks)) in enumerate(zip(index.per_encoder, embedded, strict=True)):
         sims = vectors @ part.texts.T
         best.append(np.maximum.reduceat(sims, part.starts, axis=1).astype(np.float32))
-        centroid.append((vectors @ part.centroids.T).astype(np.float32))
         if no_tokens and no_tokens[e]:
             tokens.append(np.full(best[-1].shape, np.nan, dtype=np.float32))
         else:
             tokens.append(np.stack([_token_matrix(part, t) for t in toks]) if toks else np.zeros(best[-1].shape))
-    return Scores(best, centroid, tokens)
+    return Scores(best, tokens)
 
 
 @dataclass
@@ -90,7 +85,6 @@ class Block:
     labels: np.ndarray  # agent index, -1 for "no agent"
     query: Scores  # the text as sent
     german: np.ndarray  # bool: the glossary takes the text for German
-    original: Scores  # German rows: the multilingual encoder's reading alone (others zero)
     gloss: Scores  # German rows: the English gloss
     offtopic: Scores  # the shipped off-topic sentences
     has_examples: bool
@@ -140,26 +134,21 @@ def build_blocks(embedder, registries: dict, rows, offtopic: list[str]) -> dict[
         agents = index.agents
         labels = np.array([agents.index(r.agent) if r.agent else -1 for r in rows], dtype=np.int64)
         query = _scores(index, _stack(embedded, texts, n))
-        german_rows = [texts[i] for i in np.flatnonzero(german)]
-        if german_rows:
-            stacked = _stack(embedded, german_rows, n)
-            # The English-only encoder does not read a German original: zero vectors, no tokens.
-            stacked = [(v if m else np.zeros_like(v), t) for (v, t), m in zip(stacked, multilingual, strict=True)]
-            original = _scores(index, stacked, no_tokens=(True,) * n)
+        if glosses:
             gloss = _scores(index, _stack(embedded, glosses, n))
         else:
             empty = np.zeros((0, len(agents)), dtype=np.float32)
-            original = gloss = Scores([empty] * n, [empty] * n, [empty] * n)
+            gloss = Scores([empty] * n, [empty] * n)
         off = _scores(index, _stack(embedded, offtopic, n), no_tokens=(True,) * n)
-        out[variant] = Block(labels, query, german, original, gloss, off, registry.has_examples, agents)
+        out[variant] = Block(labels, query, german, gloss, off, registry.has_examples, agents)
     return out
 
 
 def _save(path: Path, block: Block) -> None:
     arrays = {"labels": block.labels, "german": block.german, "has_examples": np.array(block.has_examples)}
-    for name in ("query", "original", "gloss", "offtopic"):
+    for name in ("query", "gloss", "offtopic"):
         scores: Scores = getattr(block, name)
-        for kind in ("best", "centroid", "tokens"):
+        for kind in ("best", "tokens"):
             for e, a in enumerate(getattr(scores, kind)):
                 arrays[f"{name}.{kind}.{e}"] = a
     np.savez_compressed(path, agents=np.array(block.agents), **arrays)
@@ -169,12 +158,10 @@ def _load(path: Path, n_encoders: int) -> Block:
     data = np.load(path)
 
     def scores(name: str) -> Scores:
-        return Scores(
-            *[[data[f"{name}.{kind}.{e}"] for e in range(n_encoders)] for kind in ("best", "centroid", "tokens")]
-        )
+        return Scores(*[[data[f"{name}.{kind}.{e}"] for e in range(n_encoders)] for kind in ("best", "tokens")])
 
     return Block(
-        data["labels"], scores("query"), data["german"], scores("original"), scores("gloss"),
+        data["labels"], scores("query"), data["german"], scores("gloss"),
         scores("offtopic"), bool(data["has_examples"]), [str(a) for a in data["agents"]],
     )  # fmt: skip
 
@@ -219,12 +206,8 @@ def blocks(suites, embedder, *, refresh: bool) -> dict[tuple[str, str, str], Blo
 class Config:
     """The numbers swept (params.py names them); `gloss`, `tokens`: a mechanism on or off."""
 
-    max_weight: float
-    max_weight_with_examples: float
     token_weight: tuple[float, float]
     token_weight_with_examples: tuple[float, float]
-    relevance_max_weight: float
-    gloss_weight: float
     gloss: bool = True
     tokens: bool = True
 
@@ -233,12 +216,8 @@ class Config:
         from routing.vector import params as p
 
         return cls(
-            max_weight=p.MAX_WEIGHT,
-            max_weight_with_examples=p.MAX_WEIGHT_WITH_EXAMPLES,
             token_weight=(p.TOKEN_WEIGHT["minilm"], p.TOKEN_WEIGHT["use"]),
             token_weight_with_examples=(p.TOKEN_WEIGHT_WITH_EXAMPLES["minilm"], p.TOKEN_WEIGHT_WITH_EXAMPLES["use"]),
-            relevance_max_weight=p.RELEVANCE_MAX_WEIGHT,
-            gloss_weight=p.GLOSS_WEIGHT,
         )
 
     def scoring(self, has_examples: bool):
@@ -246,9 +225,7 @@ class Config:
 
         weights = self.token_weight_with_examples if has_examples else self.token_weight
         return Scoring(
-            max_weight=self.max_weight_with_examples if has_examples else self.max_weight,
             token_weight=weights if self.tokens else (0.0, 0.0),
-            relevance_max_weight=self.relevance_max_weight,
         )
 
 
@@ -284,7 +261,7 @@ def _run(scoring, scores: Scores):
     def tokens(e: int, rows: np.ndarray, top: np.ndarray) -> np.ndarray:
         return np.take_along_axis(scores.tokens[e][rows], top, axis=1)
 
-    return score(scoring, scores.best, scores.centroid, tokens, deferred=(False, True))
+    return score(scoring, scores.best, tokens, deferred=(False, True))
 
 
 def rank_block(block: Block, config: Config) -> Ranked:
@@ -292,10 +269,9 @@ def rank_block(block: Block, config: Config) -> Ranked:
     plain = _run(scoring, block.query)
     values, relevance = _by_agent(plain), plain.relevance.copy()
     if config.gloss and block.german.any():
-        original, gloss = _run(scoring, block.original), _run(scoring, block.gloss)
-        w = config.gloss_weight
-        values[block.german] = (1 - w) * _by_agent(original) + w * _by_agent(gloss)
-        relevance[block.german] = (1 - w) * original.relevance + w * gloss.relevance
+        gloss = _run(scoring, block.gloss)
+        values[block.german] = _by_agent(gloss)
+        relevance[block.german] = gloss.relevance
     offtopic = _run(scoring, block.offtopic).relevance
     return Ranked(values, relevance, offtopic, block.labels)
 
@@ -425,11 +401,8 @@ def fit_confidence(decided: list[Decided]) -> tuple[tuple[float, ...], tuple[flo
 Key = tuple[str, str]  # (suite, variant)
 
 RANKING_GRID: dict[str, list] = {
-    "max_weight": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
-    "max_weight_with_examples": [0.4, 0.6, 0.8, 1.0],
     "token_weight": [(m, u) for m in (0.0, 0.3, 0.5, 0.7, 0.9) for u in (0.0, 0.25, 0.5, 0.75)],
     "token_weight_with_examples": [(m, u) for m in (0.0, 0.15, 0.3, 0.5) for u in (0.0, 0.1, 0.2, 0.4)],
-    "gloss_weight": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
 }
 GATE_GRID = [
     (q, shift) for q in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95) for shift in np.arange(-0.1, 0.051, 0.0125)
@@ -438,7 +411,6 @@ GATE_GRID = [
 MECHANISMS = {
     "token matching": {"tokens": False},
     "German gloss": {"gloss": False},
-    "centroid in the sentence score": {"max_weight": 1.0, "max_weight_with_examples": 1.0},
 }
 
 
@@ -534,14 +506,19 @@ def main() -> None:
     report("Fitted numbers, test splits", test, config, gate)
     for split, group in (("fitting", fitting), ("test", test)):
         print(f"\nWhat each mechanism is worth ({split} splits, fitted numbers; off minus on, points of top-1, "
-              "and of routed accuracy averaged)")  # fmt: skip
+              "and of routed accuracy and the gate's objective averaged, the gate fitted again)")  # fmt: skip
         on = {key: summary(decide(rank_block(b, config), gate)) for key, b in group.items()}
         for mechanism, change in MECHANISMS.items():
-            off = {key: summary(decide(rank_block(b, replace(config, **change)), gate)) for key, b in group.items()}
+            # Without the mechanism, its gate fitted again (what abstention would be without it).
+            off_config = replace(config, **change)
+            off_gate = fit_gate(rank_all(fitting, off_config))
+            off = {key: summary(decide(rank_block(b, off_config), off_gate)) for key, b in group.items()}
             deltas = {key: 100 * (off[key]["top1"] - on[key]["top1"]) for key in group}
             routed = np.mean([100 * (off[key]["accuracy"] - on[key]["accuracy"]) for key in group])
+            fitted = 100 * (objective(list(off.values())) - objective(list(on.values())))
             shown = "  ".join(f"{s}/{v[:4]} {d:+.1f}" for (s, v), d in deltas.items())
-            print(f"  {mechanism:<32} mean {np.mean(list(deltas.values())):+.2f} (routed {routed:+.2f})   {shown}")
+            print(f"  {mechanism:<32} mean {np.mean(list(deltas.values())):+.2f} (routed {routed:+.2f}, "
+                  f"objective {fitted:+.2f})   {shown}")  # fmt: skip
     print("\nLeave one suite out: fitted on the others, measured on the one left out (test split)")
     print(HEADER)
     for left_out in names:

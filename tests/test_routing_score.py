@@ -16,25 +16,23 @@ def _no_tokens(e, rows, top):
 
 
 def _scoring(**overrides) -> Scoring:
-    values = {"max_weight": 0.5, "token_weight": (0.0, 0.0), "relevance_max_weight": 0.8, "rerank_top": 2}
+    values = {"token_weight": (0.0, 0.0), "rerank_top": 2}
     return Scoring(**{**values, **overrides})
 
 
-def test_agents_are_ranked_by_best_text_and_centroid_and_the_relevance_is_the_best_agents():
-    best = [np.array([[0.9, 0.2, 0.1]]), np.array([[0.7, 0.3, 0.2]])]
-    centroid = [np.array([[0.5, 0.4, 0.0]]), np.array([[0.5, 0.3, 0.0]])]
-    scored = score(_scoring(), best, centroid, _no_tokens)
+def test_agents_are_ranked_by_their_best_text_averaged_over_the_encoders_and_that_is_the_relevance():
+    best = [np.array([[0.9, 0.2, 0.1]]), np.array([[0.5, 0.7, 0.2]])]
+    scored = score(_scoring(), best, _no_tokens)
     assert scored.order[0].tolist() == [0, 1, 2]
-    # Agent 0: mean over encoders of 0.5 * best + 0.5 * centroid.
-    assert scored.values[0][0] == pytest.approx(((0.9 + 0.5) / 2 + (0.7 + 0.5) / 2) / 2)
-    assert scored.relevance[0] == pytest.approx(((0.8 * 0.9 + 0.2 * 0.5) + (0.8 * 0.7 + 0.2 * 0.5)) / 2)
+    assert scored.values[0][0] == pytest.approx((0.9 + 0.5) / 2)
+    assert scored.relevance[0] == pytest.approx((0.9 + 0.5) / 2)
 
 
 def test_an_encoder_that_did_not_read_the_query_has_no_say():
     use = np.array([[0.2, 0.6, 0.1]])
     silent = np.zeros((1, 3), dtype=np.float32)
-    alone = score(_scoring(token_weight=(0.0,)), [use], [use], _no_tokens)
-    beside_silent = score(_scoring(), [silent, use], [silent, use], _no_tokens)
+    alone = score(_scoring(token_weight=(0.0,)), [use], _no_tokens)
+    beside_silent = score(_scoring(), [silent, use], _no_tokens)
     assert beside_silent.order.tolist() == alone.order.tolist()
     assert beside_silent.values == pytest.approx(alone.values)
     assert beside_silent.relevance == pytest.approx(alone.relevance)
@@ -47,7 +45,7 @@ def test_token_scores_rerank_only_the_top_agents_and_a_query_without_tokens_keep
     def token_scores(e, rows, top):
         return np.take_along_axis(tokens[rows], top, axis=1)
 
-    scored = score(_scoring(token_weight=(0.5,)), best, best, token_scores)
+    scored = score(_scoring(token_weight=(0.5,)), best, token_scores)
     # Row 0: agent 1's tokens lift it over agent 0; agent 2 is past rerank_top and stays last.
     assert scored.order[0].tolist() == [1, 0, 2]
     # Row 1 has no tokens: the sentence order.
@@ -62,7 +60,7 @@ def test_costly_token_scores_are_asked_for_only_when_the_lead_is_small():
         asked.append(rows.tolist())
         return np.full(top.shape, 0.5, dtype=np.float32)
 
-    score(_scoring(token_weight=(0.5,), sure_lead=0.05), best, best, token_scores, deferred=(True,))
+    score(_scoring(token_weight=(0.5,), sure_lead=0.05), best, token_scores, deferred=(True,))
     assert asked == [[1]]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
-from routing.vector import Gate, params, rankings
+from routing.vector import Gate, rankings
 from routing.vector._embeddings import Tokens, get_embedder, information_weights
 from routing.vector._index import _description_tokens, build_index
 
@@ -129,23 +129,6 @@ def test_threshold_compares_relevance_and_off_topic_queries_stay_out(embedder):
     assert agent is None and "relevance" in reason
     # Scores still rank every agent, so the admin and the decision row can show them.
     assert len(off_topic.scores) == len(AGENTS)
-
-
-def test_the_ranking_leans_on_the_centroid_with_descriptions_only_and_the_relevance_does_not(embedder):
-    described = build_index(registry(), embedder)
-    with_examples = build_index(
-        registry(tuple(replace(a, capabilities=(replace(a.capabilities[0], examples=("hi",)),)) for a in AGENTS)),
-        embedder,
-    )
-    assert described.scoring.max_weight == params.MAX_WEIGHT < 0.8
-    assert with_examples.scoring.max_weight == params.MAX_WEIGHT_WITH_EXAMPLES
-    text = "I need help updating purchase 123456"
-    before = rank(embedder, described, text)
-    described.scoring = replace(described.scoring, max_weight=described.scoring.relevance_max_weight)
-    after = rank(embedder, described, text)
-    assert before.scores != after.scores
-    # The threshold's measure is the same whatever the ranking's mix.
-    assert before.relevance == pytest.approx(after.relevance, abs=1e-6)
 
 
 def test_shared_description_tokens_are_left_out_unless_an_agent_would_have_none():

@@ -3,11 +3,11 @@
 The English-only encoder (MiniLM) cannot read German, and the multilingual one (USE) ranks
 German queries less well than English ones (docs/routing.md). A word-by-word gloss — "Ich
 will eine Reklamation einreichen" -> "I want a complaint submit" — is bad English but
-good enough for both encoders, and the router blends its ranking with that of the
-original query (_router.py). The words come from FreeDict's German-English
-dictionary, built into a SQLite file by scripts/build_glossary.py (`make glossary`);
-without the file there is no gloss and German queries are routed as they are. A query is taken for
-German when the dictionary knows most of its words and some of them are no English words.
+good enough for both encoders, and the router ranks the query by it (_router.py). The
+words come from FreeDict's German-English dictionary, built into a SQLite file by
+scripts/build_glossary.py (`make glossary`); without the file there is no gloss and German
+queries are routed as they are. A query is taken for German when the dictionary knows
+most of its words and some of them are no English words.
 
 A dictionary lists many senses ("Rechnung": reckoning, account, bill, invoice, ...). The
 multilingual encoder picks the one closest to the German word and to the query as a whole;

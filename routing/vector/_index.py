@@ -6,7 +6,7 @@ An agent's texts are its description, and per capability its description, its na
 written as words ("check_invoice" → "check invoice") and its examples; then the queries
 learned from the channel's traffic, if any (routing/learning.py).
 
-Per agent the index keeps, per encoder, the vectors of its texts, their centroid and the
+Per agent the index keeps, per encoder, the vectors of its texts and the
 tokens of its descriptions (not its examples) without punctuation and without tokens more
 than `SHARED_TOKENS` of the agents share ("this capability is responsible for"). Scoring
 a query against them is _score.py. At build the index also scores the shipped off-topic
@@ -83,20 +83,6 @@ class Ranking:
         # The English the query was also read as, when it was German (_glossary.py).
         self.gloss: str | None = None
 
-    def blend(self, other: Ranking, weight: float, *, gloss: str | None = None) -> Ranking:
-        """Scores and relevance mixed with `other`'s (the same agents ranked for another
-        rendering of the query, `gloss`), `other` counting `weight`."""
-        mine = np.empty(len(self._agents), dtype=np.float32)
-        mine[self._order] = self._values
-        theirs = np.empty(len(self._agents), dtype=np.float32)
-        theirs[other._order] = other._values
-        mixed = (1.0 - weight) * mine + weight * theirs
-        order = np.argsort(-mixed, kind="stable")
-        relevance = (1.0 - weight) * self.relevance + weight * other.relevance
-        blended = Ranking(self._agents, order, mixed[order], relevance, self.threshold)
-        blended.gloss = gloss
-        return blended
-
     def top(self, n: int) -> list[tuple[str, float]]:
         head = self._order[:n].tolist()
         return [(self._agents[i], score) for i, score in zip(head, self._values[:n].tolist(), strict=True)]
@@ -128,7 +114,6 @@ class Ranking:
 class _EncoderIndex:
     texts: np.ndarray  # (n_texts, dim), grouped by agent
     starts: np.ndarray  # (n_agents,) first row of each agent
-    centroids: np.ndarray  # (n_agents, dim)
     tokens: np.ndarray  # (n_tokens, dim): the description tokens, grouped by agent
     token_bounds: np.ndarray  # (n_agents + 1,) agent i's tokens are rows bounds[i]:bounds[i + 1]
 
@@ -159,18 +144,17 @@ class AgentIndex:
         """Every agent scored for one embedded query (_score.py)."""
         if not self.agents:
             return Ranking(self.agents, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
-        best, centroid = [], []
+        best = []
         for index, (vector, _) in zip(self.per_encoder, query, strict=True):
             q = vector.reshape(-1)
             best.append(np.maximum.reduceat(index.texts @ q, index.starts)[None, :])
-            centroid.append((index.centroids @ q)[None, :])
 
         def tokens(e: int, rows: np.ndarray, top: np.ndarray) -> np.ndarray:
             found = _token_scores(self.per_encoder[e], query[e][1], top[0])
             return np.full(top.shape, np.nan, dtype=np.float32) if found is None else found[None, :]
 
         deferred = tuple(tokens.deferred for _, tokens in query)
-        scored = score(self.scoring, best, centroid, tokens, deferred=deferred)
+        scored = score(self.scoring, best, tokens, deferred=deferred)
         return Ranking(self.agents, scored.order[0], scored.values[0], float(scored.relevance[0]), self.threshold)
 
     def relevance(self, vectors: list[np.ndarray]) -> np.ndarray:
@@ -179,8 +163,7 @@ class AgentIndex:
             np.maximum.reduceat(v @ part.texts.T, part.starts, axis=1)
             for v, part in zip(vectors, self.per_encoder, strict=True)
         ]
-        centroid = [v @ part.centroids.T for v, part in zip(vectors, self.per_encoder, strict=True)]
-        return score(self.scoring, best, centroid, lambda e, rows, top: None).relevance
+        return score(self.scoring, best, lambda e, rows, top: None).relevance
 
 
 def _token_scores(index: _EncoderIndex, tokens: AnyTokens, agents: np.ndarray) -> np.ndarray | None:
@@ -255,18 +238,10 @@ def build_index(registry: ChannelRegistry, embedder: Embedder) -> AgentIndex:
             per_agent.append(tokens[at : at + len(texts_of_agent)])
             at += len(texts_of_agent)
         token_matrix, token_bounds = _description_tokens(per_agent, len(names))
-        centroids = (
-            np.stack([matrix[s:e].mean(axis=0) for s, e in zip(starts, [*starts[1:], len(texts)], strict=True)])
-            if names
-            else np.zeros((0, matrix.shape[1] if matrix.ndim == 2 else 1), dtype=np.float32)
-        )
-        if len(centroids):
-            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         per_encoder.append(
             _EncoderIndex(
                 texts=matrix,
                 starts=np.array(starts, dtype=np.int64),
-                centroids=centroids.astype(np.float32),
                 tokens=token_matrix,
                 token_bounds=token_bounds,
             )

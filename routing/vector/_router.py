@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
@@ -19,10 +18,9 @@ from routing.base import Candidate
 from routing.vector import _calibration as calibration
 from routing.vector._batch import Encoded
 from routing.vector._batch import encode as batched_encode
-from routing.vector._embeddings import Embedder, Tokens, _embedders, get_embedder, in_parallel
+from routing.vector._embeddings import Embedder, _embedders, get_embedder, in_parallel
 from routing.vector._glossary import Glossary, get_glossary
 from routing.vector._index import AgentIndex, Ranking, cached_index, get_index
-from routing.vector.params import GLOSS_WEIGHT
 
 CANDIDATES_SHOWN = 5
 
@@ -117,9 +115,9 @@ def german_texts(embedder: Embedder, texts: list[str]) -> list[int]:
 
 
 def rankings(embedder: Embedder, index: AgentIndex, texts: list[str], encoded: Encoded | None = None) -> list[Ranking]:
-    """Embedding (USE's token vectors deferred) and scoring of `texts`; a
-    German text is scored as itself and as its English gloss, blended (_glossary.py).
-    `encoded`: the non-German texts' encodings when the caller has them (rank)."""
+    """Embedding (USE's token vectors deferred) and scoring of `texts`; a German text is
+    scored as its English gloss (_glossary.py). `encoded`: the non-German texts' encodings
+    when the caller has them (rank)."""
     glossary = glossary_for(embedder)
     german = german_texts(embedder, texts)
     plain = sorted(set(range(len(texts))) - set(german))
@@ -135,36 +133,22 @@ def rankings(embedder: Embedder, index: AgentIndex, texts: list[str], encoded: E
 
 
 def _rank_german(embedder: Embedder, index: AgentIndex, glossary: Glossary, texts: list[str]) -> list[Ranking]:
-    """German texts: the original read by the multilingual encoder's sentence vector alone
-    (an English-only encoder finds nothing in German: it gives a zero vector, which has no
-    say in _score.py), glossed with the word senses that reading suggests; the gloss read
-    by every encoder; the two rankings blended."""
+    """German texts, glossed with the word senses the multilingual encoder's reading of the
+    original suggests, and ranked by the gloss, which every encoder reads (the original's
+    own ranking added nothing to the gloss's on any suite)."""
     # Words not seen before have their senses embedded on the other core meanwhile.
     senses = in_parallel(lambda: [glossary.senses(text) for text in texts])
-    encoded = []
-    context = None
-    for encoder, part in zip(embedder.encoders, index.per_encoder, strict=True):
-        if encoder.multilingual:
-            matrix = context = encoder.encode(texts)
-        else:
-            matrix = np.zeros((len(texts), part.texts.shape[1]), dtype=np.float32)
-        encoded.append((matrix, [_no_tokens(matrix.shape[1]) for _ in texts]))
-    glosses = [
-        glossary.render(text, None if context is None else context[k], found)
-        for k, (text, found) in enumerate(zip(texts, senses.result(), strict=True))
-    ]
+    multilingual = next(encoder for encoder in embedder.encoders if encoder.multilingual)
+    context = multilingual.encode(texts)
+    found = senses.result()
+    glosses = [glossary.render(text, context[k], found[k]) for k, text in enumerate(texts)]
     glossed = embedder.encode_with_tokens(glosses, defer=True)
     out = []
     for k, gloss in enumerate(glosses):
-        original = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in encoded])
-        read = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in glossed])
-        out.append(original.blend(read, GLOSS_WEIGHT, gloss=gloss))
+        ranking = index.ranking([(matrix[k], tokens[k]) for matrix, tokens in glossed])
+        ranking.gloss = gloss
+        out.append(ranking)
     return out
-
-
-def _no_tokens(dim: int) -> Tokens:
-    """An encoder's reading of a text it was not run on: no tokens, nothing to match."""
-    return Tokens(vectors=np.zeros((0, dim), dtype=np.float32), keys=(), weights=np.zeros(0, dtype=np.float32))
 
 
 def glossary_for(embedder: Embedder) -> Glossary | None:

@@ -3,15 +3,12 @@
 The router calls it with one row per turn (_index.py); benchmarks/fit_routing.py calls it with
 thousands of rows and token scores computed beforehand, so what is fitted is what runs.
 
-Per encoder e, from the query's cosine to each agent's best-matching text (`best`) and to the
-centroid of its texts (`centroid`):
-- sentence score  s_e = w * best + (1 - w) * centroid        (w: `max_weight`)
-- relevance       r_e = RELEVANCE_MAX_WEIGHT * best + (1 - RELEVANCE_MAX_WEIGHT) * centroid
-- then for the RERANK_TOP agents by sentence score, mixed with the token score t_e:
-                  m_e = (1 - tw_e) * s_e + tw_e * t_e
+Per encoder e, from the query's cosine to each agent's best-matching text (`best`):
+- then for the RERANK_TOP agents by that score, mixed with the token score t_e:
+                  m_e = (1 - tw_e) * best_e + tw_e * t_e
 The agent score is the mean of m_e over the encoders that read the query (a German query's
 original is read by the multilingual encoder alone: the others give a zero vector); the
-query's relevance (what abstention judges) is the highest mean of r_e.
+query's relevance (what abstention judges) is the highest mean of best_e.
 """
 
 from __future__ import annotations
@@ -32,19 +29,14 @@ TokenScores = Callable[[int, np.ndarray, np.ndarray], np.ndarray | None]
 class Scoring:
     """The numbers of one registry's scoring (params.py, chosen by whether it has examples)."""
 
-    max_weight: float
     token_weight: tuple[float, ...]  # per encoder
-    relevance_max_weight: float = params.RELEVANCE_MAX_WEIGHT
     rerank_top: int = params.RERANK_TOP
     sure_lead: float = params.SURE_LEAD
 
     @classmethod
     def for_index(cls, encoders: list[str], *, has_examples: bool) -> Scoring:
         weights = params.TOKEN_WEIGHT_WITH_EXAMPLES if has_examples else params.TOKEN_WEIGHT
-        return cls(
-            max_weight=params.MAX_WEIGHT_WITH_EXAMPLES if has_examples else params.MAX_WEIGHT,
-            token_weight=tuple(weights.get(name, 0.0) for name in encoders),
-        )
+        return cls(token_weight=tuple(weights.get(name, 0.0) for name in encoders))
 
 
 @dataclass
@@ -57,7 +49,6 @@ class Scored:
 def score(
     scoring: Scoring,
     best: list[np.ndarray],
-    centroid: list[np.ndarray],
     tokens: TokenScores,
     *,
     deferred: tuple[bool, ...] = (),
@@ -66,14 +57,12 @@ def score(
     whether its token scores are costly, and asked for only for rows whose best agent leads
     by less than SURE_LEAD without them."""
     n_rows = best[0].shape[0]
-    sentence = [scoring.max_weight * b + (1.0 - scoring.max_weight) * c for b, c in zip(best, centroid, strict=True)]
-    w = scoring.relevance_max_weight
-    relevant = [w * b + (1.0 - w) * c for b, c in zip(best, centroid, strict=True)]
+    sentence = best
     # An encoder that did not read the query (all its cosines 0) has no say.
     say = [(np.abs(b).max(axis=1) > 0).astype(np.float32) for b in best]
     total = np.maximum(np.sum(say, axis=0), 1.0)
     combined = sum(c[:, None] * s for c, s in zip(say, sentence, strict=True)) / total[:, None]
-    relevance = (sum(c[:, None] * r for c, r in zip(say, relevant, strict=True)) / total[:, None]).max(axis=1)
+    relevance = combined.max(axis=1)
     by_sentence = np.argsort(-combined, axis=1, kind="stable")
     top = by_sentence[:, : scoring.rerank_top]
     rest = by_sentence[:, scoring.rerank_top :]

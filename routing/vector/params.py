@@ -9,18 +9,11 @@ fitted on.
 from __future__ import annotations
 
 # --- scoring (_index.py) ---------------------------------------------------------------
-# Share of an agent's best-matching text in its sentence score (the rest is the centroid of
-# its texts), registries of descriptions only / with examples (declared or learned). All suites.
-MAX_WEIGHT = 0.4
-MAX_WEIGHT_WITH_EXAMPLES = 1.0
-# The same share in the query's relevance, the abstention score: AUROC of no-agent rows
-# against the others on CLINC150 dev.csv (0.5 / 0.8 / 1.0: 0.932 / 0.933 / 0.928).
-RELEVANCE_MAX_WEIGHT = 0.8
-# Agents whose token scores are computed (the best by sentence score).
+# Agents whose token scores are computed (those whose best text is closest to the query).
 RERANK_TOP = 8
 # Share of the token score in an agent's score, per encoder: descriptions only / with
 # examples (declared or learned). All suites.
-TOKEN_WEIGHT = {"minilm": 0.7, "use": 0.5}
+TOKEN_WEIGHT = {"minilm": 0.7, "use": 0.25}
 TOKEN_WEIGHT_WITH_EXAMPLES = {"minilm": 0.15, "use": 0.2}
 # A description token found in more than this share of the agents is not matched
 # (lmos-router train.csv).
@@ -37,24 +30,22 @@ RARE_LOGPROB = -14.0
 # weighs max(-logprob + COMMON_LOGPROB, 0.5) (lmos-router train.csv).
 COMMON_LOGPROB = -8.0
 
-# --- German gloss (_glossary.py, _router.py) ---------------------------------------------
+# --- German gloss (_glossary.py) -----------------------------------------------------------
 # A query is glossed when the dictionary knows MIN_COVERAGE of its words and MIN_GERMAN of
 # them are no English words (German dev renderings against lmos-router train.csv).
 MIN_COVERAGE = 0.6
 MIN_GERMAN = 0.25
 # Weight of the query's vector against the word's own when choosing a sense (German dev).
 CONTEXT_WEIGHT = 0.5
-# Share of the gloss's ranking in a glossed query's (the original's is the rest). All suites.
-GLOSS_WEIGHT = 0.8
 
 # --- abstention and confidence (_calibration.py) -------------------------------------------
 # A query is turned away when its relevance is below the OFFTOPIC_QUANTILE of the shipped
 # off-topic messages' relevance against the same registry, plus ABSTAIN_SHIFT. All suites,
 # maximising accuracy on traffic taken to be one fifth off-topic (fit_routing.objective).
-OFFTOPIC_QUANTILE = 0.75
+OFFTOPIC_QUANTILE = 0.7
 ABSTAIN_SHIFT = 0.05
 # Logistic confidence of a chosen agent: (intercept, relevance above the threshold, lead
 # over the runner-up); of a no-agent decision: (intercept, relevance above the threshold).
 # All suites, each registry weighing the same.
-CONFIDENCE_ROUTED = (-0.077, 1.028, 22.265)
-CONFIDENCE_ABSTAINED = (-3.898, -27.514)
+CONFIDENCE_ROUTED = (-0.092, 1.428, 20.216)
+CONFIDENCE_ABSTAINED = (-3.444, -25.253)
