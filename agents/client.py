@@ -109,8 +109,10 @@ class AgentCall:
 
 
 class _Closed:
-    def __init__(self, error: AgentClientError) -> None:
+    def __init__(self, error: AgentClientError, *, shared: bool) -> None:
         self.error = error
+        # Other subscriptions were on the connection when it broke: the cause may be theirs.
+        self.shared = shared
 
 
 class _Connection:
@@ -196,8 +198,9 @@ class _Connection:
             error = AgentClientError(f"Agent connection to {self.url} failed: {exc}", kind="protocol")
         finally:
             self.closed = True
+            shared = len(self.queues) > 1
             for queue in self.queues.values():
-                queue.put_nowait(_Closed(error))
+                queue.put_nowait(_Closed(error, shared=shared))
             with contextlib.suppress(Exception):
                 await self.ws.close()
 
@@ -376,6 +379,7 @@ async def _agent_stream(call: AgentCall, *, url: str, timeout: float | None) -> 
         raise AgentTimeout(f"Agent at {url} did not answer within {total:g} s") from None
     sub_id = uuid.uuid4().hex
     finished = False
+    heard = retried = False  # a frame of this subscription arrived; it was sent again
     try:
         queue = await conn.subscribe(sub_id, call.variables())
         while True:
@@ -387,8 +391,24 @@ async def _agent_stream(call: AgentCall, *, url: str, timeout: float | None) -> 
             except TimeoutError:
                 raise AgentTimeout(f"Agent at {url} did not answer within {total:g} s") from None
             if isinstance(frame, _Closed):
+                if frame.shared and not heard and not retried and not dedicated:
+                    # The shared connection broke (a frame that is not JSON, an early close)
+                    # before this subscription heard anything: likely a neighbour's fault, so
+                    # send it once more on another connection (the agent may see it twice).
+                    retried = True
+                    await conn.release(sub_id, cancel=False)
+                    try:
+                        conn = await asyncio.wait_for(
+                            _pool().acquire(url=url, subset=call.subset, timeout=connect_timeout), remaining
+                        )
+                    except TimeoutError:
+                        raise AgentTimeout(f"Agent at {url} did not answer within {total:g} s") from None
+                    sub_id = uuid.uuid4().hex
+                    queue = await conn.subscribe(sub_id, call.variables())
+                    continue
                 finished = True
                 raise frame.error
+            heard = True
             kind = frame["type"]
             if kind == "complete":
                 finished = True
