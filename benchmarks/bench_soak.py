@@ -5,7 +5,8 @@ Loopback only, bounded in count and time. Afterwards every turn that was answere
 must be stored exactly once, completed, with the answer the client got; no turn may sit
 under another tenant's conversation; and the counts are printed.
 
-Then the chaos soak (`python -m benchmarks.bench_soak --chaos` runs it alone): two web
+Then the chaos soak (`python -m benchmarks.bench_soak --chaos` runs it alone; with
+`DATABASE_URL= REDIS_URL=` on the embedded SQLite default): two web
 processes on one database, clients sending round-robin and retrying every failed request
 with the same turn id, while a web process is killed with SIGKILL BENCH_CHAOS_KILLS times
 (default 3) and started again. It prints turns sent, answered, lost, duplicated and
@@ -378,6 +379,8 @@ def chaos() -> None:
     sys.path.insert(0, str(ROOT))
     workdir = Path(tempfile.mkdtemp(prefix="lmos-chaos-"))
     env, backends = _environment(workdir)
+    if not env.get("DATABASE_URL"):  # DATABASE_URL= (empty): the embedded default
+        backends = "SQLite" + (" + Redis" if env.get("REDIS_URL") else "")
     env["DJANGO_SETTINGS_MODULE"] = "lmos_runtime.settings"
     agent_port, ports = _free_port(), [_free_port(), _free_port()]
     try:
@@ -436,9 +439,10 @@ def chaos() -> None:
         ]
         output = table(["chaos soak", "value"], rows)
         print(output, flush=True)
+        sqlite = backends.startswith("SQLite")
         write_section(
-            "soak-chaos",
-            "## Chaos soak\n\n"
+            "soak-chaos-sqlite" if sqlite else "soak-chaos",
+            f"## Chaos soak{' (SQLite)' if sqlite else ''}\n\n"
             f"{CHAOS_TURNS} turns from {CHAOS_CLIENTS} clients, round-robin over two web processes on one database "
             f"({backends}); a {CHAOS_AGENT_SECONDS:.0f} s agent; a web process killed with SIGKILL {CHAOS_KILLS} "
             "times and started again; clients retry every failed request with the same turn id (10 % of answered "
