@@ -54,7 +54,7 @@ AGENT_SUBSCRIPTION = """subscription($request: AgentRequestInput!, $agentName: S
 
 
 def agent_url(address: str) -> str:
-    """The WebSocket URL of an agent's address (DESIGN.md section 6).
+    """The WebSocket URL of an agent's address (the Arc agent protocol's addressing rule).
 
     ws:// or wss:// is used as is; `host:port` gets /subscriptions; a bare host gets
     port 8080. An http(s):// address is taken as the same host over ws(s)://.

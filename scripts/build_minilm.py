@@ -13,7 +13,7 @@ int8 values and scales (the weights are not quantized again, so nothing of them 
 - the word-embedding table (30,522 x 384) becomes GatherBlockQuantized.
 
 Measured on the lmos-router benchmark (docs/routing.md): MiniLM's time per query 5.7-8.1 ms
--> 3.3-3.7 ms, its session 93 -> ~30 MB, sentence vectors within cosine 0.996-0.998 of the
+-> 3.3-3.7 ms, its runtime memory 93 -> ~30 MB, sentence vectors within cosine 0.996-0.998 of the
 packaged model's, and the same routing accuracy to the third digit. The script checks the
 vectors itself on a few sentences before it writes the file.
 
