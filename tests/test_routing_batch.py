@@ -158,3 +158,18 @@ def test_encoder_threads_leave_a_core_to_the_event_loop_and_share_the_rest(setti
 def test_encoder_threads_setting_overrides_the_cores(settings):
     settings.ROUTER_ENCODER_THREADS = 3
     assert encoder_threads(1) == 3
+
+
+def test_a_caller_that_gives_up_leaves_the_others_their_results(embedder):
+    batcher = Batcher(max_texts=8)
+
+    async def one_gives_up():
+        tasks = [asyncio.ensure_future(batcher.encode(embedder, [query])) for query in QUERIES[:4]]
+        await asyncio.sleep(0)
+        tasks[1].cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(one_gives_up())
+    assert isinstance(results[1], asyncio.CancelledError)
+    for k in (0, 2, 3):
+        _assert_same(results[k], embedder.encode_with_tokens([QUERIES[k]], defer=True))

@@ -37,13 +37,14 @@ class _Request:
     future: asyncio.Future[Encoded]
 
 
-def _settle(future: asyncio.Future[Encoded], result: Encoded | None, error: BaseException | None) -> None:
-    if future.done():  # the caller gave up (client gone, timeout)
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _settle(settled: list[tuple[asyncio.Future[Encoded], Encoded | None]], error: BaseException | None) -> None:
+    for future, result in settled:
+        if future.done():  # the caller gave up (client gone, timeout)
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 class Batcher:
@@ -98,21 +99,26 @@ class Batcher:
             encoded = batch[0].embedder.encode_with_tokens(texts, defer=True)
         except Exception as exc:  # every caller of the batch gets the encoder's error
             log.exception("encoding a batch of %d texts failed", len(texts))
-            for request in batch:
-                self._deliver(request, None, exc)
+            self._deliver(batch, None, exc)
             return
-        at = 0
+        at, results = 0, []
         for request in batch:
             n = len(request.texts)
-            self._deliver(request, [(matrix[at : at + n], tokens[at : at + n]) for matrix, tokens in encoded], None)
+            results.append([(matrix[at : at + n], tokens[at : at + n]) for matrix, tokens in encoded])
             at += n
+        self._deliver(batch, results, None)
 
     @staticmethod
-    def _deliver(request: _Request, result: Encoded | None, error: BaseException | None) -> None:
-        try:
-            request.loop.call_soon_threadsafe(_settle, request.future, result, error)
-        except RuntimeError:  # its loop has closed: nobody is waiting
-            pass
+    def _deliver(batch: list[_Request], results: list[Encoded] | None, error: BaseException | None) -> None:
+        """Settle the batch's futures, one wake-up per event loop for the whole batch."""
+        per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Encoded], Encoded | None]]] = {}
+        for k, request in enumerate(batch):
+            per_loop.setdefault(request.loop, []).append((request.future, None if results is None else results[k]))
+        for loop, settled in per_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled, error)
+            except RuntimeError:  # its loop has closed: nobody is waiting
+                pass
 
 
 _batcher: Batcher | None = None
