@@ -26,6 +26,7 @@ file. Without it, the router runs the packaged model as it is (ROUTER_MINILM_MOD
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -164,6 +165,11 @@ def convert(source: Path, block: int = BLOCK):
 def _vectors(model: str, sentences: list[str]) -> np.ndarray:
     """Sentence vectors as the router computes them (routing/vector/_embeddings.py)."""
     sys.path.insert(0, str(ROOT))
+    # The encoder reads its thread count from the settings.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lmos_runtime.settings")
+    import django
+
+    django.setup()
     from routing.vector._embeddings import MiniLMEncoder
 
     return MiniLMEncoder(model).encode(sentences)
