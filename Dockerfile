@@ -27,11 +27,9 @@ RUN python /tmp/build_glossary.py --out /opt/glossary/de-en.sqlite
 # --- model: MiniLM with its int8 weights kept int8 at run time (scripts/build_minilm.py) -
 FROM build AS model
 RUN pip install onnx==1.23.2
-# It checks the rewritten model with the router's own encoder (routing/vector/_embeddings.py; it imports agents/specs.py).
-COPY routing /tmp/build/routing
-COPY agents /tmp/build/agents
-COPY scripts/build_minilm.py /tmp/build/scripts/build_minilm.py
-RUN python /tmp/build/scripts/build_minilm.py --out /opt/models/minilm-l6-int8.onnx
+# It checks the rewritten model with the router's own encoder, which needs the Django project.
+COPY . /tmp/build
+RUN SECRET_KEY=build-only DATA_DIR=/tmp/build-data python /tmp/build/scripts/build_minilm.py --out /opt/models/minilm-l6-int8.onnx
 
 # --- runtime: the virtualenv, the code, a non-root user -------------------------------
 FROM python:3.11-slim AS runtime
