@@ -429,7 +429,8 @@ def test_every_file_the_image_copies_is_in_the_build_context():
         for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.startswith("COPY ") and "--from" not in line
     ]
-    assert "scripts/build_minilm.py" in copied
+    # The model stage copies the whole context; the script must be in it.
+    assert "scripts/build_minilm.py" in copied or ("." in copied and not ignored("scripts/build_minilm.py"))
     for source in copied:
         if source != ".":
             assert (ROOT / source).exists(), source
