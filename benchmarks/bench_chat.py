@@ -935,7 +935,7 @@ def main() -> None:
 
         write_section(
             "chat",
-            "## Chat path (issue 8)\n\n"
+            "## Chat path\n\n"
             f"Runtime: daphne, {backends}; fake Arc agent in its own process; clients on the same 2 cores.\n\n"
             "### 1. Overhead against the direct agent call\n\n"
             "Targets: explicit routing adds < 5 ms at p50 (concurrency 1) and < 25 ms at p99 (concurrency 32); "

@@ -1,4 +1,4 @@
-"""The turn path issues a small, bounded number of SQL statements (issue 8)."""
+"""The turn path issues a small, bounded number of SQL statements."""
 
 from __future__ import annotations
 
