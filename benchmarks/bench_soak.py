@@ -42,6 +42,26 @@ TENANTS = ("soak-a", "soak-b", "soak-c")
 RESEND = 0.1
 
 
+def _write_registry(workdir: Path, agent_port: int) -> None:
+    """The soak's registry file: every tenant's web channel served by one agent."""
+    routings = [
+        {
+            "metadata": {"name": tenant, "labels": {"tenant": tenant, "channel": "web", "subset": "stable"}},
+            "spec": {
+                "capabilityGroups": [
+                    {
+                        "name": "soak-agent",
+                        "description": "Answers everything",
+                        "capabilities": [{"name": "all", "description": "all", "host": f"127.0.0.1:{agent_port}"}],
+                    }
+                ]
+            },
+        }
+        for tenant in TENANTS
+    ]
+    (workdir / "registry.yaml").write_text(json.dumps({"channelRoutings": routings}))
+
+
 def _tenant(conversation: int) -> str:
     return TENANTS[conversation % len(TENANTS)]
 
@@ -181,22 +201,7 @@ def main() -> None:
     agent_port, web_port = _free_port(), _free_port()
     processes: list[subprocess.Popen] = []
     try:
-        routings = [
-            {
-                "metadata": {"name": tenant, "labels": {"tenant": tenant, "channel": "web", "subset": "stable"}},
-                "spec": {
-                    "capabilityGroups": [
-                        {
-                            "name": "soak-agent",
-                            "description": "Answers everything",
-                            "capabilities": [{"name": "all", "description": "all", "host": f"127.0.0.1:{agent_port}"}],
-                        }
-                    ]
-                },
-            }
-            for tenant in TENANTS
-        ]
-        (workdir / "registry.yaml").write_text(json.dumps({"channelRoutings": routings}))
+        _write_registry(workdir, agent_port)
         env.update(
             REGISTRY_SOURCE="file",
             AGENT_REGISTRY_FILE=str(workdir / "registry.yaml"),
@@ -384,22 +389,7 @@ def chaos() -> None:
     env["DJANGO_SETTINGS_MODULE"] = "lmos_runtime.settings"
     agent_port, ports = _free_port(), [_free_port(), _free_port()]
     try:
-        routings = [
-            {
-                "metadata": {"name": tenant, "labels": {"tenant": tenant, "channel": "web", "subset": "stable"}},
-                "spec": {
-                    "capabilityGroups": [
-                        {
-                            "name": "soak-agent",
-                            "description": "Answers everything",
-                            "capabilities": [{"name": "all", "description": "all", "host": f"127.0.0.1:{agent_port}"}],
-                        }
-                    ]
-                },
-            }
-            for tenant in TENANTS
-        ]
-        (workdir / "registry.yaml").write_text(json.dumps({"channelRoutings": routings}))
+        _write_registry(workdir, agent_port)
         env.update(REGISTRY_SOURCE="file", AGENT_REGISTRY_FILE=str(workdir / "registry.yaml"), AGENT_TIMEOUT="10")
         subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         subprocess.run([PY, "manage.py", "sync_agents"], cwd=ROOT, env=env, check=True, capture_output=True)
