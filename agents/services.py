@@ -127,7 +127,7 @@ def tenants_prune_unused(*, older_than_days: int, in_use: QuerySet | None = None
 def registry_sync_targets(
     *, source: RegistrySource | None = None, tenants: Iterable[str] | None = None, subsets: Iterable[str] | None = None
 ) -> list[tuple[str, str]]:
-    """The (tenant, subset) pairs to sync (DESIGN section 4).
+    """The (tenant, subset) pairs to sync.
 
     Tenants: LMOS_TENANTS and every tenant in the database (made in the admin, seen in
     traffic or synced before), plus those a file or Kubernetes source describes. Subsets

@@ -189,7 +189,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def report(outcomes: Sequence[Outcome], latencies_ms: Sequence[float] = ()) -> dict:
-    """The route_eval report (DESIGN section 9) for routed rows; metrics that do not apply are None."""
+    """The route_eval report (docs/operations.md) for routed rows; metrics that do not apply are None."""
     support = Counter(o.label for o in outcomes)
     per_agent = {
         label: round(sum(o.predicted == label for o in outcomes if o.label == label) / support[label], 4)

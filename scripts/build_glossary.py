@@ -11,7 +11,7 @@ instead (no root needed) when it is not installed.
 The result is a SQLite file of three tables: words (German word -> English translations,
 in the dictionary's order), forms (inflected form -> base form) and english (English words
 and word forms, which tell an English query from a German one). `make glossary` runs this
-with --fetch; without the file the router works as before, without its German path.
+with --fetch; without the file the router works without its German path.
 """
 
 from __future__ import annotations

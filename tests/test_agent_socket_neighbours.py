@@ -1,7 +1,7 @@
 """Subscriptions share a pooled agent WebSocket. When it breaks (a frame that is not JSON,
 an early close) before a subscription heard anything, the break is likely a neighbour's:
 that subscription is sent once more on another connection, with the same turn id. One that
-already heard from the agent, or that was alone on the socket, fails as before."""
+already heard from the agent, or that was alone on the socket, fails at once."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ log = logging.getLogger("routing.llm")
 
 HISTORY_MESSAGES = 6
 # The LLM gives no score: its measured accuracy stands in as the confidence of its decisions
-# (gpt-4o-mini on the lmos-router test set, llm_prediction.csv: 0.964).
+# (gpt-4o-mini on the lmos-router test set, its published predictions: 0.964).
 LLM_CONFIDENCE = 0.96
 _FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
