@@ -115,26 +115,54 @@ HEADERS = [
 ]
 
 
-def suite_table(names: list[str] | None = None, directory: str | None = None, router: str = ROUTER) -> str:
-    """Route every present suite's test split under each registry variant; the table as
-    markdown, then German against English on the rows that have both."""
+def suite_table(names: list[str] | None = None, directory: str | None = None, router: str = ROUTER) -> tuple[str, str]:
+    """Route every present suite's test split under each registry variant: (the table as
+    markdown, then German against English on the rows that have both; the hybrid table)."""
     from benchmarks.results import table
     from benchmarks.suites import SUITES, load_suites
     from routing.evaluation import report, route_rows
 
     rows = []
     routed: dict[tuple[str, str], dict[str, Outcome]] = {}  # (suite, variant) -> text -> outcome
+    tested: dict[tuple[str, str], list[Outcome]] = {}  # (suite, variant) -> test-split outcomes
     for suite in load_suites(names or SUITES, directory):
         for variant in suite.registry_files:
             texts = [*suite.test, *suite.repeats]
             outcomes, latencies = asyncio.run(route_rows(texts, suite.registry(variant), router=router))
             routed[suite.name, variant] = {row.text: outcome for row, outcome in zip(texts, outcomes, strict=True)}
             n = len(suite.test)
+            tested[suite.name, variant] = outcomes[:n]
             rows.append(
                 _row(suite.name, variant, report(outcomes[:n], latencies[:n]), report(outcomes[n:], latencies[n:]))
             )
             print(table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)
-    return table(HEADERS, rows) + _parallel(routed)
+    return table(HEADERS, rows) + _parallel(routed), hybrid_table(tested)
+
+
+HYBRID_OTHER_SETTINGS = (0.8, 0.95)
+
+
+def hybrid_table(tested: dict[tuple[str, str], list[Outcome]]) -> str:
+    """From the same decisions: the share of each test split the hybrid router would send to
+    the LLM (confidence below ROUTER_HYBRID_CONFIDENCE, and two other settings) and the vector
+    router's accuracy on the rest. No LLM is called."""
+    from django.conf import settings
+
+    from benchmarks.results import table
+    from routing.evaluation import accuracy, deferral, shown
+
+    default = settings.ROUTER_HYBRID_CONFIDENCE
+    thresholds = [default, *(t for t in HYBRID_OTHER_SETTINGS if t != default)]
+    headers = ["suite", "registry", "test rows", "vector accuracy"]
+    headers += [f"to LLM / acc. rest @ {t:.2f}{' (default)' if t == default else ''}" for t in thresholds]
+    rows = []
+    for (suite, variant), outcomes in tested.items():
+        cells = []
+        for threshold in thresholds:
+            share, rest = deferral(outcomes, below=threshold)
+            cells.append("n/a (no confidence)" if share is None else f"{share:.1%} / {shown(rest)}")
+        rows.append([suite, variant, len(outcomes), shown(accuracy(outcomes)), *cells])
+    return table(headers, rows)
 
 
 def _parallel(routed: dict[tuple[str, str], dict[str, Outcome]]) -> str:
@@ -215,8 +243,9 @@ def main(argv: list[str] | None = None) -> None:
 
     environment = _environment()
     print(environment)
-    body = suite_table(args.suite, args.suites)
+    body, hybrid = suite_table(args.suite, args.suites)
     print(body)
+    print(hybrid)
     lines = budgets(args.suites)
     print("\n".join(lines))
     write_section(
@@ -230,6 +259,13 @@ def main(argv: list[str] | None = None) -> None:
         "the highest confidence (relevance when the router gives no confidence); n/a: not applicable, or the "
         f"router gives no such score. {environment}.\n\n"
         f"{body}\n\n### Routing budgets\n\n" + "\n".join(lines),
+    )
+    write_section(
+        "routing_hybrid",
+        "## Hybrid: traffic sent to the LLM (bench_routing)\n\n"
+        "From the same decisions as the routing table: the share of each test split the hybrid router would "
+        "send to the LLM (vector confidence below the setting) and the vector router's accuracy on the rest it "
+        f"keeps; {environment}.\n\n" + hybrid,
     )
 
 

@@ -237,7 +237,7 @@ ROUTER_BATCH_SIZE = env_int("ROUTER_BATCH_SIZE", 8, minimum=1)
 ROUTER_HYBRID_CANDIDATES = env_int("ROUTER_HYBRID_CANDIDATES", 3, minimum=2)
 # Hybrid router: the vector decision's confidence below which the LLM is asked. At 0.9, about
 # a third of the public suites' descriptions-only traffic goes to the LLM and the vector
-# router is right on 0.935-0.996 of the rest (bench_hybrid, RESULTS.md).
+# router is right on 0.935-0.996 of the rest (bench_routing, RESULTS.md).
 ROUTER_HYBRID_CONFIDENCE = env_float("ROUTER_HYBRID_CONFIDENCE", 0.9, minimum=0.0, maximum=1.0)
 # Learn examples for the vector router from the queries it routed most confidently (see
 # routing/learning.py): off by default, since it keeps user queries in the registry.
