@@ -67,7 +67,8 @@ def _tenant(conversation: int) -> str:
 
 
 async def _drive(base: str, agent_port: int) -> tuple[Counter, dict[tuple[str, str, str], str], float]:
-    from tests.support.arc_server import ArcServer, CloseSocket, SendError, SendRaw, agent_result
+    from tests.support.agents import injected_fault
+    from tests.support.arc_server import ArcServer, agent_result
 
     faults = random.Random(1)
     faulted: Counter = Counter()  # per "conversation/turn": calls the agent made fail
@@ -77,15 +78,8 @@ async def _drive(base: str, agent_port: int) -> tuple[Counter, dict[tuple[str, s
         key = f"{context.get('conversationId')}/{context.get('turnId')}"
         if faults.random() < FAULTS:
             faulted[key] += 1
-            fault = faults.choice(["error", "garbage", "close", "hang"])
-            if fault == "error":
-                yield SendError("injected fault")
-            elif fault == "garbage":
-                yield SendRaw("{not json")
-            elif fault == "close":
-                yield CloseSocket()
-            else:
-                await asyncio.sleep(3)
+            async for frame in injected_fault(faults, hang=3):
+                yield frame
             return
         # The answer names the turn it answers, so the audit can check nothing got mixed up.
         yield agent_result(f"ok {key}")

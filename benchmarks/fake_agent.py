@@ -17,7 +17,8 @@ def main() -> None:
     django.setup()
     import random
 
-    from tests.support.arc_server import ArcServer, CloseSocket, SendError, SendRaw, agent_result
+    from tests.support.agents import injected_fault
+    from tests.support.arc_server import ArcServer, agent_result
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -31,15 +32,8 @@ def main() -> None:
             await asyncio.sleep(args.delay)
         context = (request.get("request") or {}).get("conversationContext") or {}
         if args.faults and random.random() < args.faults:
-            fault = random.choice(["error", "garbage", "close", "hang"])
-            if fault == "error":
-                yield SendError("injected fault")
-            elif fault == "garbage":
-                yield SendRaw("{not json")
-            elif fault == "close":
-                yield CloseSocket()
-            else:
-                await asyncio.sleep(args.hang)
+            async for frame in injected_fault(random, hang=args.hang):
+                yield frame
             return
         # The answer names the turn it answers, so a soak can check nothing got mixed up.
         yield agent_result(f"ok {context.get('conversationId')}/{context.get('turnId')}")

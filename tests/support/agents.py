@@ -39,6 +39,20 @@ def rendezvous(prefix: str, arrived: dict[str, asyncio.Event], me: str, other: s
     return behaviour
 
 
+async def injected_fault(rng, *, hang: float):
+    """One fault picked by `rng` (random.Random or the random module): an error frame, a
+    frame that is not JSON, an early close, or `hang` seconds of silence."""
+    fault = rng.choice(["error", "garbage", "close", "hang"])
+    if fault == "error":
+        yield SendError("injected fault")
+    elif fault == "garbage":
+        yield SendRaw("{not json")
+    elif fault == "close":
+        yield CloseSocket()
+    else:
+        await asyncio.sleep(hang)
+
+
 def several(*contents: str, gap: float = 0.0):
     async def behaviour(request, headers):
         for content in contents:
